@@ -1,0 +1,79 @@
+package dynamostore
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error the Store returns is wrapped with context; test for these
+// with errors.Is, and for the typed errors below with errors.As.
+var (
+	// ErrTooLarge means the encoded session is larger than Options.MaxLength.
+	// Nothing was written; the stored session is unchanged.
+	ErrTooLarge = errors.New("dynamostore: session too large")
+
+	// ErrConflict means optimistic locking is on and the stored session changed after this
+	// copy was loaded. Nothing was written; reload the session and apply the change again.
+	ErrConflict = errors.New("dynamostore: session changed since it was loaded")
+
+	// ErrSessionGone means the session was deleted (a logout in another request) or expired
+	// after it was loaded. Nothing was written, so the session is not brought back.
+	ErrSessionGone = errors.New("dynamostore: session was deleted or expired since it was loaded")
+
+	// ErrLoadFailed is returned by Save for a session whose load from DynamoDB failed.
+	// Saving it would replace the user's cookie and lose the stored session, so neither the
+	// item nor the cookie is written. The error New returned says why the load failed.
+	ErrLoadFailed = errors.New("dynamostore: session was not loaded, refusing to save it")
+
+	// ErrInvalidItem means a stored item failed authentication or could not be parsed:
+	// it was written by someone without the store's keys, or it is corrupt. It was not decoded.
+	ErrInvalidItem = errors.New("dynamostore: stored session failed authentication")
+
+	// ErrRandom means crypto/rand failed; no session ID was generated.
+	ErrRandom = errors.New("dynamostore: cannot generate a session ID")
+)
+
+// ConfigError reports invalid options passed to New.
+type ConfigError struct {
+	Err error // every problem found, joined
+}
+
+func (e *ConfigError) Error() string { return "dynamostore: invalid options: " + e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// SizeError reports a session larger than the configured limit. It matches ErrTooLarge.
+type SizeError struct {
+	Size  int // bytes the session would take
+	Limit int // Options.MaxLength
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("dynamostore: session too large: %d bytes exceeds the limit of %d (store less in the session, or raise WithMaxLength)", e.Size, e.Limit)
+}
+
+// Is makes errors.Is(err, ErrTooLarge) true.
+func (e *SizeError) Is(target error) bool { return target == ErrTooLarge }
+
+// OpError reports a failed DynamoDB call. Unwrap it with errors.As to reach the SDK's typed
+// error, for example *types.ProvisionedThroughputExceededException or smithy.APIError.
+type OpError struct {
+	Op    string // GetItem, PutItem, UpdateItem or DeleteItem
+	Table string // table name or ARN
+	Err   error
+}
+
+func (e *OpError) Error() string {
+	return fmt.Sprintf("dynamostore: %s on table %s: %v", e.Op, e.Table, e.Err)
+}
+func (e *OpError) Unwrap() error { return e.Err }
+
+// CodecError reports values the codec could not encode, or stored bytes it could not decode.
+type CodecError struct {
+	Op  string // "encode" or "decode"
+	Err error
+}
+
+func (e *CodecError) Error() string {
+	return fmt.Sprintf("dynamostore: cannot %s session values: %v", e.Op, e.Err)
+}
+func (e *CodecError) Unwrap() error { return e.Err }

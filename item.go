@@ -1,0 +1,172 @@
+package dynamostore
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Attribute names of a session item. The hash key's name is Options.PartitionKey.
+const (
+	attrData    = "data"    // B: the sealed envelope below
+	attrExpires = "expires" // N: epoch seconds; enable DynamoDB TTL on it
+	attrWritten = "written" // N: epoch seconds of the last write
+	attrVersion = "version" // N: present with optimistic locking
+)
+
+// idBytes is the number of random bytes in a session ID (256 bits).
+const idBytes = 32
+
+// idLength is the length of an encoded ID: unpadded base64url of idBytes.
+var idLength = base64.RawURLEncoding.EncodedLen(idBytes)
+
+// newID returns a fresh session ID, or ErrRandom: it fails closed, never with a weak ID.
+func newID() (string, error) {
+	b := make([]byte, idBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrRandom, err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// validID reports whether id has the exact shape newID produces. Cookies are user input:
+// even a correctly signed one is checked before it becomes part of a request.
+func validID(id string) bool {
+	if len(id) != idLength {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(id)
+	return err == nil
+}
+
+// itemKey is the value of the hash key for a session ID. Only a hash of the ID is stored, so
+// whoever can read the table (it may belong to another account) cannot replay a session.
+func itemKey(prefix, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return prefix + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// The data attribute is an envelope:
+//
+//	version(1) flags(1) expires(8, big endian epoch seconds) [nonce(12)] body mac(32)
+//
+// mac is HMAC-SHA256, under a key derived from a hash key, over the item key followed by
+// everything before the mac, so an envelope cannot be moved to another item. With a block
+// key, body is AES-GCM ciphertext (the item key is its additional data); otherwise it is the
+// codec's bytes. The expiry inside is authenticated: whoever can write the table cannot
+// extend a session's life by editing the expires attribute.
+const (
+	envelopeVersion = 1
+	flagEncrypted   = 1
+	headerLength    = 1 + 1 + 8
+	macLength       = sha256.Size
+	nonceLength     = 12
+)
+
+var errEnvelope = errors.New("malformed envelope")
+
+type itemKeys struct {
+	mac  []byte
+	aead cipher.AEAD // nil without a block key
+}
+
+// sealer seals envelopes with the first key pair and opens them with any, for key rotation.
+type sealer struct {
+	keys []itemKeys
+}
+
+func newSealer(keyPairs [][]byte) (*sealer, error) {
+	s := &sealer{}
+	for i := 0; i < len(keyPairs); i += 2 {
+		k := itemKeys{mac: derive(keyPairs[i], "dynamostore item mac v1", sha256.Size)}
+		if i+1 < len(keyPairs) && len(keyPairs[i+1]) > 0 {
+			block, err := aes.NewCipher(derive(keyPairs[i+1], "dynamostore item encryption v1", len(keyPairs[i+1])))
+			if err != nil {
+				return nil, err
+			}
+			if k.aead, err = cipher.NewGCM(block); err != nil {
+				return nil, err
+			}
+		}
+		s.keys = append(s.keys, k)
+	}
+	return s, nil
+}
+
+// derive separates the keys used for items from those securecookie uses for cookies.
+func derive(key []byte, label string, n int) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(label))
+	return m.Sum(nil)[:n]
+}
+
+// sealedLength is the envelope size for a body of n bytes, to check limits before sealing.
+func (s *sealer) sealedLength(n int) int {
+	size := headerLength + n + macLength
+	if s.keys[0].aead != nil {
+		size += nonceLength + s.keys[0].aead.Overhead()
+	}
+	return size
+}
+
+func (s *sealer) seal(key string, expires int64, body []byte) ([]byte, error) {
+	k := s.keys[0]
+	out := make([]byte, headerLength, s.sealedLength(len(body)))
+	out[0] = envelopeVersion
+	binary.BigEndian.PutUint64(out[2:], uint64(expires))
+	if k.aead != nil {
+		out[1] = flagEncrypted
+		nonce := make([]byte, nonceLength)
+		if _, err := rand.Read(nonce); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrRandom, err)
+		}
+		out = append(out, nonce...)
+		out = k.aead.Seal(out, nonce, body, []byte(key))
+	} else {
+		out = append(out, body...)
+	}
+	return appendMAC(out, k.mac, key), nil
+}
+
+func appendMAC(out, macKey []byte, key string) []byte {
+	m := hmac.New(sha256.New, macKey)
+	m.Write([]byte(key))
+	m.Write(out)
+	return m.Sum(out)
+}
+
+// open verifies the envelope with each key pair in turn and only then decrypts it.
+func (s *sealer) open(key string, env []byte) (expires int64, body []byte, err error) {
+	if len(env) < headerLength+macLength || env[0] != envelopeVersion {
+		return 0, nil, errEnvelope
+	}
+	signed, mac := env[:len(env)-macLength], env[len(env)-macLength:]
+	for _, k := range s.keys {
+		m := hmac.New(sha256.New, k.mac)
+		m.Write([]byte(key))
+		m.Write(signed)
+		if !hmac.Equal(m.Sum(nil), mac) {
+			continue
+		}
+		expires = int64(binary.BigEndian.Uint64(signed[2:headerLength]))
+		payload := signed[headerLength:]
+		if signed[1]&flagEncrypted == 0 {
+			return expires, payload, nil
+		}
+		if k.aead == nil || len(payload) < nonceLength {
+			return 0, nil, errEnvelope
+		}
+		body, err = k.aead.Open(nil, payload[:nonceLength], payload[nonceLength:], []byte(key))
+		if err != nil {
+			return 0, nil, errEnvelope
+		}
+		return expires, body, nil
+	}
+	return 0, nil, errors.New("no key pair authenticates the item")
+}

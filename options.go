@@ -1,0 +1,232 @@
+package dynamostore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gorilla/sessions"
+)
+
+// Defaults used by New when an option is left at its zero value.
+const (
+	// DefaultTableName is the table used when no WithTableName option is given.
+	DefaultTableName = "sessions"
+	// DefaultKeyPrefix is prepended to the hashed session ID to form the item key.
+	DefaultKeyPrefix = "session#"
+	// DefaultPartitionKey is the name of the table's hash key attribute (type S).
+	DefaultPartitionKey = "id"
+	// DefaultMaxAge is the cookie and server-side lifetime of a session, in seconds:
+	// one day, renewed by every write (so it is an idle timeout).
+	DefaultMaxAge = 86400
+	// DefaultLifetime is how long the server keeps a session whose cookie has MaxAge 0
+	// (a browser-session cookie) after its last write.
+	DefaultLifetime = 24 * time.Hour
+	// DefaultTouchInterval is the longest time an unchanged session goes without a write
+	// that renews its expiry. The effective interval is at most a tenth of the lifetime.
+	DefaultTouchInterval = time.Hour
+	// DefaultMaxLength is the largest stored session (the authenticated data attribute), in bytes.
+	DefaultMaxLength = 64 << 10
+	// MaxItemLength is the largest value WithMaxLength accepts: DynamoDB's 400 KB item limit
+	// less room for the key and the other attributes.
+	MaxItemLength = 390_000
+)
+
+// Options configures a Store. Build it with the With functions, or write a func(*Options)
+// of your own; New validates the result.
+type Options struct {
+	// TableName is a table name or a full table ARN (arn:aws:dynamodb:region:account:table/name).
+	// An ARN lets the table live in another account. Default: DefaultTableName.
+	TableName string
+
+	// KeyPairs are securecookie hash and block key pairs: hash1, block1, hash2, block2, ...
+	// The first pair signs (and, with a block key, encrypts) new cookies and stored items;
+	// the others still verify, so keys can be rotated. Hash keys must have at least 32 bytes;
+	// block keys are nil or 16, 24 or 32 bytes (AES-128/192/256). Required.
+	KeyPairs [][]byte
+
+	// Cookie holds the cookie attributes for new sessions. Default: Path "/", MaxAge
+	// DefaultMaxAge, HttpOnly, Secure, SameSite Lax.
+	Cookie sessions.Options
+
+	// KeyPrefix is prepended to the SHA-256 hash of the session ID to form the item key.
+	// Default: DefaultKeyPrefix.
+	KeyPrefix string
+
+	// PartitionKey is the name of the table's hash key attribute. Default: DefaultPartitionKey.
+	PartitionKey string
+
+	// Codec serializes session values. Default: GobCodec.
+	Codec Codec
+
+	// TouchInterval is how long an unchanged session may go without a write. Save skips the
+	// write while the values are unchanged and the last write is younger than this, capped at a
+	// tenth of the session's lifetime so an active session never expires. Zero writes on every
+	// Save. Default: DefaultTouchInterval.
+	TouchInterval *time.Duration
+
+	// Lifetime is how long the server keeps a session whose cookie has MaxAge 0 (a browser-session
+	// cookie) after its last write. Default: DefaultLifetime.
+	Lifetime time.Duration
+
+	// ConsistentRead makes GetItem strongly consistent, so a login followed by a redirect
+	// always sees its session. Default: true.
+	ConsistentRead *bool
+
+	// MaxLength is the largest stored session, in bytes of the data attribute. Save returns an
+	// error matching ErrTooLarge for a larger one and writes nothing. Default: DefaultMaxLength;
+	// at most MaxItemLength.
+	MaxLength int
+
+	// OptimisticLocking adds a version attribute to each item. Save then writes only if the
+	// item still has the version it was loaded with, and returns an error matching ErrConflict
+	// otherwise. Default: false (the last writer wins).
+	OptimisticLocking bool
+
+	// Logger receives warnings about rejected cookies and items and failed calls. It never
+	// receives session IDs, cookie values or session values. Default: discard.
+	Logger *slog.Logger
+
+	// Clock returns the current time; tests set it to move time. Default: time.Now.
+	Clock func() time.Time
+}
+
+// Option changes Options. The With functions return Options; any func(*Options) works too.
+type Option func(*Options)
+
+// WithTableName sets the table name or table ARN.
+func WithTableName(nameOrARN string) Option { return func(o *Options) { o.TableName = nameOrARN } }
+
+// WithKeyPairs sets the securecookie hash and block key pairs, newest first.
+func WithKeyPairs(keyPairs ...[]byte) Option { return func(o *Options) { o.KeyPairs = keyPairs } }
+
+// WithCookieOptions sets the cookie attributes of new sessions.
+func WithCookieOptions(c sessions.Options) Option { return func(o *Options) { o.Cookie = c } }
+
+// WithKeyPrefix sets the prefix of item keys.
+func WithKeyPrefix(prefix string) Option { return func(o *Options) { o.KeyPrefix = prefix } }
+
+// WithPartitionKey sets the name of the table's hash key attribute.
+func WithPartitionKey(name string) Option { return func(o *Options) { o.PartitionKey = name } }
+
+// WithCodec sets the codec that serializes session values.
+func WithCodec(c Codec) Option { return func(o *Options) { o.Codec = c } }
+
+// WithTouchInterval sets how long an unchanged session may go without a write.
+func WithTouchInterval(d time.Duration) Option {
+	return func(o *Options) { o.TouchInterval = &d }
+}
+
+// WithLifetime sets the server-side lifetime of sessions with browser-session cookies (MaxAge 0).
+func WithLifetime(d time.Duration) Option { return func(o *Options) { o.Lifetime = d } }
+
+// WithConsistentRead sets whether GetItem is strongly consistent.
+func WithConsistentRead(consistent bool) Option {
+	return func(o *Options) { o.ConsistentRead = &consistent }
+}
+
+// WithMaxLength sets the largest stored session in bytes.
+func WithMaxLength(n int) Option { return func(o *Options) { o.MaxLength = n } }
+
+// WithOptimisticLocking turns versioned, conflict-checked writes on or off.
+func WithOptimisticLocking(on bool) Option { return func(o *Options) { o.OptimisticLocking = on } }
+
+// WithLogger sets the logger for warnings. Secrets are never logged.
+func WithLogger(l *slog.Logger) Option { return func(o *Options) { o.Logger = l } }
+
+// WithClock sets the clock; tests use it to expire sessions without sleeping.
+func WithClock(now func() time.Time) Option { return func(o *Options) { o.Clock = now } }
+
+func defaultOptions() Options {
+	consistent := true
+	touch := DefaultTouchInterval
+	return Options{
+		TableName: DefaultTableName,
+		Cookie: sessions.Options{
+			Path:     "/",
+			MaxAge:   DefaultMaxAge,
+			HttpOnly: true,
+			Secure:   true,
+			SameSite: http.SameSiteLaxMode,
+		},
+		KeyPrefix:      DefaultKeyPrefix,
+		PartitionKey:   DefaultPartitionKey,
+		Codec:          GobCodec{},
+		TouchInterval:  &touch,
+		Lifetime:       DefaultLifetime,
+		ConsistentRead: &consistent,
+		MaxLength:      DefaultMaxLength,
+		Logger:         slog.New(slog.DiscardHandler),
+		Clock:          time.Now,
+	}
+}
+
+var (
+	tableNamePattern    = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
+	attributeNameLength = 255
+)
+
+// validate reports every problem with o at once, so a misconfigured store fails at start-up
+// with one complete message.
+func (o *Options) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if tableNamePattern.MatchString(o.TableName) {
+		// a plain table name
+	} else if _, err := ParseTableARN(o.TableName); err != nil {
+		bad("TableName %q is neither a table name (3-255 characters of a-z, A-Z, 0-9, _ . -) nor a table ARN: %v", o.TableName, err)
+	}
+	if len(o.KeyPairs) == 0 || len(o.KeyPairs[0]) == 0 {
+		bad("KeyPairs is empty: pass at least one hash key of 32 or more random bytes (securecookie.GenerateRandomKey(32)) with WithKeyPairs")
+	}
+	for i, key := range o.KeyPairs {
+		if i%2 == 0 && len(key) < 32 {
+			bad("KeyPairs[%d] is a hash key of %d bytes; use at least 32 random bytes", i, len(key))
+		}
+		if i%2 == 1 && key != nil && len(key) != 16 && len(key) != 24 && len(key) != 32 {
+			bad("KeyPairs[%d] is a block key of %d bytes; use nil (no encryption) or 16, 24 or 32 bytes", i, len(key))
+		}
+	}
+	if o.PartitionKey == "" || len(o.PartitionKey) > attributeNameLength {
+		bad("PartitionKey %q must have 1 to %d characters", o.PartitionKey, attributeNameLength)
+	}
+	switch o.PartitionKey {
+	case attrData, attrExpires, attrWritten, attrVersion:
+		bad("PartitionKey %q collides with an attribute the store writes", o.PartitionKey)
+	}
+	if len(o.KeyPrefix) > 512 {
+		bad("KeyPrefix has %d bytes; keep it under 512", len(o.KeyPrefix))
+	}
+	if o.Codec == nil {
+		bad("Codec is nil")
+	}
+	if o.TouchInterval == nil || *o.TouchInterval < 0 {
+		bad("TouchInterval must be zero or positive")
+	}
+	if o.Lifetime <= 0 {
+		bad("Lifetime must be positive, got %v", o.Lifetime)
+	}
+	if o.ConsistentRead == nil {
+		bad("ConsistentRead is nil")
+	}
+	if o.MaxLength <= 0 || o.MaxLength > MaxItemLength {
+		bad("MaxLength %d is outside 1..%d (DynamoDB items are limited to 400 KB)", o.MaxLength, MaxItemLength)
+	}
+	if o.Cookie.SameSite == http.SameSiteNoneMode && !o.Cookie.Secure {
+		bad("Cookie.SameSite None requires Cookie.Secure (browsers reject it otherwise)")
+	}
+	if o.Logger == nil {
+		bad("Logger is nil; pass slog.New(slog.DiscardHandler) to silence it")
+	}
+	if o.Clock == nil {
+		bad("Clock is nil")
+	}
+	if len(errs) > 0 {
+		return &ConfigError{Err: errors.Join(errs...)}
+	}
+	return nil
+}

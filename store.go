@@ -1,0 +1,535 @@
+package dynamostore
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+	"weak"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+)
+
+// ItemAPI is the part of the DynamoDB API the Store uses: exactly the four item calls of
+// *dynamodb.Client, so a DAX client, a client wrapped with tracing, or a fake also fits.
+type ItemAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
+// cookieMaxLength bounds the cookie values the store decodes; its own are about 200 bytes.
+const cookieMaxLength = 1024
+
+// Store is a gorilla/sessions Store that keeps sessions in a DynamoDB table. The cookie holds
+// only the signed session ID; the values live in the table under a hash of the ID.
+// A Store is safe for concurrent use.
+type Store struct {
+	client  ItemAPI
+	opts    Options
+	codecs  []securecookie.Codec
+	sealer  *sealer
+	tracked tracker
+}
+
+var _ sessions.Store = (*Store)(nil)
+
+// New returns a Store that keeps sessions in DynamoDB through client. It validates the
+// options and returns a *ConfigError describing every problem, for example a missing key pair.
+// New makes no AWS call; create the table beforehand (see CreateTable for development).
+func New(client ItemAPI, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, &ConfigError{Err: errors.New("client is nil")}
+	}
+	o := defaultOptions()
+	for _, fn := range opts {
+		if fn != nil {
+			fn(&o)
+		}
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	sealer, err := newSealer(o.KeyPairs)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	codecs := securecookie.CodecsFromPairs(o.KeyPairs...)
+	for _, c := range codecs {
+		sc := c.(*securecookie.SecureCookie)
+		// The cookie's own timestamp is not the session's lifetime: the expiry stored in the
+		// item is, and it is checked on every read.
+		sc.MaxAge(0)
+		sc.MaxLength(cookieMaxLength)
+		sc.SetSerializer(securecookie.NopEncoder{})
+	}
+	return &Store{client: client, opts: o, codecs: codecs, sealer: sealer}, nil
+}
+
+// Get returns the session called name for this request, loading it once per request through
+// the gorilla/sessions registry; later calls return the same session and error. See New.
+func (s *Store) Get(r *http.Request, name string) (*sessions.Session, error) {
+	return sessions.GetRegistry(r).Get(s, name)
+}
+
+// New loads the session called name from the request's cookie and DynamoDB. It never
+// returns a nil session:
+//
+//   - A missing, tampered, malformed, oversized or unknown-key cookie, or one whose item is
+//     missing or expired, gives a new empty session (IsNew true) and a nil error, without
+//     calling DynamoDB for a cookie that fails verification.
+//   - A DynamoDB failure gives a new empty session and an *OpError. Save refuses to save that
+//     session (ErrLoadFailed), so the stored session and the user's cookie survive the fault.
+//   - An item that fails authentication gives a new session and an error matching
+//     ErrInvalidItem; an item the codec cannot decode gives a *CodecError. Saving that new
+//     session writes a new item under a new ID and leaves the bad item as it is.
+//
+// DynamoDB is called with the request's context.
+func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
+	sess := sessions.NewSession(s, name)
+	opts := s.opts.Cookie
+	sess.Options = &opts
+	sess.IsNew = true
+
+	c, err := r.Cookie(name)
+	if err != nil {
+		return sess, nil
+	}
+	id, ok := s.decodeCookie(name, c.Value)
+	if !ok {
+		return sess, nil
+	}
+	loaded, err := s.load(r.Context(), id)
+	switch {
+	case err != nil && loaded == nil:
+		s.tracked.set(sess, &sessionState{id: id, loadFailed: true})
+		return sess, err
+	case err != nil:
+		return sess, err
+	case !loaded.found:
+		return sess, nil
+	}
+	sess.ID = id
+	sess.Values = loaded.values
+	sess.IsNew = false
+	s.tracked.set(sess, &loaded.state)
+	return sess, nil
+}
+
+// Save writes the session to DynamoDB, if needed, and sets its cookie.
+//
+// It writes nothing when the values are unchanged since the load and the last write is
+// younger than the touch interval. A new session gets a fresh ID and an item written only if
+// no item has that key. A loaded session is updated only while its item exists and has not
+// expired, so a session deleted by a concurrent logout is not brought back (ErrSessionGone);
+// with optimistic locking, a stale copy is not written either (ErrConflict).
+// Options.MaxAge < 0 deletes the session like Delete.
+//
+// Errors: *SizeError (ErrTooLarge) for a session over the limit, *CodecError for values the
+// codec cannot encode, ErrLoadFailed for a session whose load failed, *OpError for DynamoDB
+// failures. On any error the stored session is unchanged and no cookie is set.
+func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
+	if sess.Options != nil && sess.Options.MaxAge < 0 {
+		return s.Delete(r, w, sess)
+	}
+	return s.save(r.Context(), w, sess, false)
+}
+
+// Regenerate gives the session a new ID, keeps its values, writes it under the new ID, deletes
+// the item under the old ID, and sets the new cookie. Call it at login and at every change of
+// privilege, so that an ID planted or seen before the login is worthless (session fixation).
+// If deleting the old item fails, the new session is live and the *OpError is returned.
+func (s *Store) Regenerate(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
+	return s.save(r.Context(), w, sess, true)
+}
+
+// Delete deletes the session's item, clears its values and expires its cookie: a logout.
+// It succeeds for a session that was never stored. If DeleteItem fails it returns the
+// *OpError and leaves the cookie alone, so the user can try again.
+func (s *Store) Delete(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
+	st := s.tracked.get(sess)
+	if id := st.deletable(sess.ID); id != "" {
+		_, err := s.client.DeleteItem(r.Context(), &dynamodb.DeleteItemInput{
+			TableName: &s.opts.TableName,
+			Key:       s.key(id),
+		})
+		if err != nil {
+			return s.opError("DeleteItem", err)
+		}
+	}
+	s.tracked.set(sess, &sessionState{})
+	opts := s.opts.Cookie
+	if sess.Options != nil {
+		opts = *sess.Options
+	}
+	opts.MaxAge = -1
+	sess.Options = &opts
+	sess.ID = ""
+	clear(sess.Values)
+	http.SetCookie(w, sessions.NewCookie(sess.Name(), "", &opts))
+	return nil
+}
+
+func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.Session, regenerate bool) error {
+	st := s.tracked.get(sess)
+	if st != nil && st.loadFailed {
+		return fmt.Errorf("%w: session %q", ErrLoadFailed, sess.Name())
+	}
+	body, err := s.opts.Codec.Encode(sess.Values)
+	if err != nil {
+		return &CodecError{Op: "encode", Err: err}
+	}
+	if size := s.sealer.sealedLength(len(body)); size > s.opts.MaxLength {
+		return &SizeError{Size: size, Limit: s.opts.MaxLength}
+	}
+	if sess.Options == nil {
+		opts := s.opts.Cookie
+		sess.Options = &opts
+	}
+	now := s.opts.Clock()
+	lifetime := s.lifetime(sess.Options)
+	next := sessionState{
+		digest:  sha256.Sum256(body),
+		written: now.Unix(),
+		expires: now.Add(lifetime).Unix(),
+		version: 1,
+		stored:  true,
+	}
+
+	stored := st.current(sess.ID)
+	switch {
+	case stored && !regenerate && st.unchanged(next, s.touchInterval(lifetime)):
+		// Nothing to write: same values, and the expiry is fresh enough.
+	case stored && !regenerate:
+		next.id = sess.ID
+		next.version = st.version + 1
+		if err := s.update(ctx, st, &next, body); err != nil {
+			return err
+		}
+		s.tracked.set(sess, &next)
+	default:
+		if next.id, err = newID(); err != nil {
+			return err
+		}
+		if err := s.create(ctx, &next, body); err != nil {
+			return err
+		}
+		s.tracked.set(sess, &next)
+		sess.ID = next.id
+		if stored { // Regenerate: the old ID must stop working.
+			if _, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+				TableName: &s.opts.TableName,
+				Key:       s.key(st.id),
+			}); err != nil {
+				s.setCookie(w, sess)
+				return s.opError("DeleteItem", err)
+			}
+		}
+	}
+	return s.setCookie(w, sess)
+}
+
+// lifetime is how long the server keeps a session after a write.
+func (s *Store) lifetime(o *sessions.Options) time.Duration {
+	if o.MaxAge > 0 {
+		return time.Duration(o.MaxAge) * time.Second
+	}
+	return s.opts.Lifetime
+}
+
+// touchInterval is capped at a tenth of the lifetime so an active session never expires.
+func (s *Store) touchInterval(lifetime time.Duration) time.Duration {
+	return min(*s.opts.TouchInterval, lifetime/10)
+}
+
+func (s *Store) setCookie(w http.ResponseWriter, sess *sessions.Session) error {
+	encoded, err := securecookie.EncodeMulti(sess.Name(), []byte(sess.ID), s.codecs...)
+	if err != nil {
+		return fmt.Errorf("dynamostore: encode cookie %q: %w", sess.Name(), err)
+	}
+	http.SetCookie(w, sessions.NewCookie(sess.Name(), encoded, sess.Options))
+	return nil
+}
+
+func (s *Store) decodeCookie(name, value string) (string, bool) {
+	var raw []byte
+	if err := securecookie.DecodeMulti(name, value, &raw, s.codecs...); err != nil {
+		s.opts.Logger.Warn("dynamostore: rejected session cookie", "cookie", name, "reason", cookieRejection(err))
+		return "", false
+	}
+	if id := string(raw); validID(id) {
+		return id, true
+	}
+	s.opts.Logger.Warn("dynamostore: rejected session cookie", "cookie", name, "reason", "malformed session ID")
+	return "", false
+}
+
+// cookieRejection names why a cookie failed, without its value.
+func cookieRejection(err error) string {
+	var multi securecookie.MultiError
+	if errors.As(err, &multi) && len(multi) > 0 {
+		err = multi[0]
+	}
+	var scErr securecookie.Error
+	switch {
+	case errors.As(err, &scErr) && scErr.IsDecode():
+		return "does not verify: " + scErr.Error()
+	default:
+		return err.Error()
+	}
+}
+
+func (s *Store) key(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		s.opts.PartitionKey: &types.AttributeValueMemberS{Value: itemKey(s.opts.KeyPrefix, id)},
+	}
+}
+
+func (s *Store) opError(op string, err error) error {
+	s.opts.Logger.Warn("dynamostore: DynamoDB call failed", "op", op, "table", s.opts.TableName, "error", err)
+	return &OpError{Op: op, Table: s.opts.TableName, Err: err}
+}
+
+type loadResult struct {
+	found  bool
+	values map[any]any
+	state  sessionState
+}
+
+// load reads a session item. It returns (nil, err) when DynamoDB failed, (result, err) when
+// the item is unusable, and a result with found false when there is no live session.
+func (s *Store) load(ctx context.Context, id string) (*loadResult, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.opts.TableName,
+		Key:            s.key(id),
+		ConsistentRead: s.opts.ConsistentRead,
+	})
+	if err != nil {
+		return nil, s.opError("GetItem", err)
+	}
+	if out.Item == nil {
+		return &loadResult{}, nil
+	}
+	key := itemKey(s.opts.KeyPrefix, id)
+	st, body, err := s.parseItem(key, out.Item)
+	if err != nil {
+		s.opts.Logger.Warn("dynamostore: rejected stored session", "table", s.opts.TableName, "reason", err)
+		return &loadResult{}, fmt.Errorf("%w: %v", ErrInvalidItem, err)
+	}
+	// DynamoDB TTL deletes expired items only eventually (often days later): check here.
+	if now := s.opts.Clock().Unix(); st.expires <= now {
+		return &loadResult{}, nil
+	}
+	values, err := s.opts.Codec.Decode(body)
+	if err != nil {
+		return &loadResult{}, &CodecError{Op: "decode", Err: err}
+	}
+	st.id = id
+	st.stored = true
+	st.digest = sha256.Sum256(body)
+	return &loadResult{found: true, values: values, state: st}, nil
+}
+
+// parseItem authenticates an item and returns its state and codec bytes.
+func (s *Store) parseItem(key string, item map[string]types.AttributeValue) (sessionState, []byte, error) {
+	var st sessionState
+	data, ok := item[attrData].(*types.AttributeValueMemberB)
+	if !ok {
+		return st, nil, fmt.Errorf("attribute %q is missing or not binary", attrData)
+	}
+	if len(data.Value) > MaxItemLength {
+		return st, nil, fmt.Errorf("attribute %q has %d bytes", attrData, len(data.Value))
+	}
+	expires, body, err := s.sealer.open(key, data.Value)
+	if err != nil {
+		return st, nil, err
+	}
+	// The expires attribute is for TTL; the authenticated copy decides, unless the attribute
+	// was set earlier (then TTL is about to remove the item anyway).
+	st.expires = expires
+	if attr, err := numberAttr(item, attrExpires); err == nil && attr < expires {
+		st.expires = attr
+	}
+	st.written, _ = numberAttr(item, attrWritten)
+	if s.opts.OptimisticLocking {
+		if st.version, err = numberAttr(item, attrVersion); err != nil {
+			st.version = 0 // written before locking was turned on
+		}
+	}
+	return st, body, nil
+}
+
+func numberAttr(item map[string]types.AttributeValue, name string) (int64, error) {
+	n, ok := item[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, fmt.Errorf("attribute %q is missing or not a number", name)
+	}
+	return strconv.ParseInt(n.Value, 10, 64)
+}
+
+func (s *Store) item(key string, st *sessionState, body []byte) (map[string]types.AttributeValue, error) {
+	env, err := s.sealer.seal(key, st.expires, body)
+	if err != nil {
+		return nil, err
+	}
+	item := map[string]types.AttributeValue{
+		s.opts.PartitionKey: &types.AttributeValueMemberS{Value: key},
+		attrData:            &types.AttributeValueMemberB{Value: env},
+		attrExpires:         &types.AttributeValueMemberN{Value: strconv.FormatInt(st.expires, 10)},
+		attrWritten:         &types.AttributeValueMemberN{Value: strconv.FormatInt(st.written, 10)},
+	}
+	if s.opts.OptimisticLocking {
+		item[attrVersion] = &types.AttributeValueMemberN{Value: strconv.FormatInt(st.version, 10)}
+	}
+	return item, nil
+}
+
+// create writes a brand-new item; the condition makes sure it can never replace another.
+func (s *Store) create(ctx context.Context, next *sessionState, body []byte) error {
+	key := itemKey(s.opts.KeyPrefix, next.id)
+	item, err := s.item(key, next, body)
+	if err != nil {
+		return err
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                &s.opts.TableName,
+		Item:                     item,
+		ConditionExpression:      strPtr("attribute_not_exists(#k)"),
+		ExpressionAttributeNames: map[string]string{"#k": s.opts.PartitionKey},
+	})
+	if err != nil {
+		return s.opError("PutItem", err)
+	}
+	return nil
+}
+
+// update rewrites a loaded item, only while it exists, has not expired and (with optimistic
+// locking) still has the version that was loaded.
+func (s *Store) update(ctx context.Context, prev, next *sessionState, body []byte) error {
+	key := itemKey(s.opts.KeyPrefix, next.id)
+	item, err := s.item(key, next, body)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{"#k": s.opts.PartitionKey, "#d": attrData, "#e": attrExpires, "#w": attrWritten}
+	values := map[string]types.AttributeValue{
+		":d":   item[attrData],
+		":e":   item[attrExpires],
+		":w":   item[attrWritten],
+		":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(next.written, 10)},
+	}
+	set := "SET #d = :d, #e = :e, #w = :w"
+	cond := "attribute_exists(#k) AND #e > :now"
+	if s.opts.OptimisticLocking {
+		names["#v"] = attrVersion
+		values[":v"] = item[attrVersion]
+		set += ", #v = :v"
+		if prev.version == 0 {
+			cond += " AND attribute_not_exists(#v)"
+		} else {
+			values[":pv"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(prev.version, 10)}
+			cond += " AND #v = :pv"
+		}
+	}
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           &s.opts.TableName,
+		Key:                                 s.key(next.id),
+		UpdateExpression:                    &set,
+		ConditionExpression:                 &cond,
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var failed *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &failed):
+		return s.opError("UpdateItem", err)
+	}
+	// Tell a deleted or expired session from a concurrent write.
+	if failed.Item == nil {
+		return ErrSessionGone
+	}
+	if expires, err := numberAttr(failed.Item, attrExpires); err != nil || expires <= next.written {
+		return ErrSessionGone
+	}
+	return ErrConflict
+}
+
+func strPtr(s string) *string { return &s }
+
+// sessionState is what the store remembers about a session between New and Save.
+type sessionState struct {
+	id         string   // the ID the state describes (or the cookie's ID for a failed load)
+	loadFailed bool     // DynamoDB failed while loading: never save this session
+	stored     bool     // an item exists under id
+	digest     [32]byte // SHA-256 of the codec bytes last loaded or written
+	written    int64    // epoch seconds of the last write
+	expires    int64    // epoch seconds when the item expires
+	version    int64    // item version with optimistic locking
+}
+
+// current reports whether the state describes a stored item under id.
+func (st *sessionState) current(id string) bool {
+	return st != nil && st.stored && id != "" && st.id == id
+}
+
+// deletable returns the ID whose item Delete should remove: the stored one, or the cookie's
+// ID when the load failed (a logout during a DynamoDB fault must still remove the session).
+func (st *sessionState) deletable(id string) string {
+	switch {
+	case st.current(id):
+		return id
+	case st != nil && st.loadFailed:
+		return st.id
+	}
+	return ""
+}
+
+// unchanged reports whether next can be skipped: same values, and its expiry moves by less
+// than the touch interval.
+func (st *sessionState) unchanged(next sessionState, touch time.Duration) bool {
+	drift := time.Duration(next.expires-st.expires) * time.Second
+	return st.digest == next.digest && drift < touch && drift > -touch
+}
+
+// tracker maps sessions to their state without keeping them alive and without touching
+// Session.Values: an entry goes away when its session is garbage collected.
+type tracker struct {
+	mu sync.Mutex
+	m  map[weak.Pointer[sessions.Session]]*sessionState
+}
+
+func (t *tracker) get(sess *sessions.Session) *sessionState {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m[weak.Make(sess)]
+}
+
+func (t *tracker) set(sess *sessions.Session, st *sessionState) {
+	wp := weak.Make(sess)
+	t.mu.Lock()
+	if t.m == nil {
+		t.m = make(map[weak.Pointer[sessions.Session]]*sessionState)
+	}
+	_, had := t.m[wp]
+	t.m[wp] = st
+	t.mu.Unlock()
+	if !had {
+		runtime.AddCleanup(sess, func(wp weak.Pointer[sessions.Session]) {
+			t.mu.Lock()
+			delete(t.m, wp)
+			t.mu.Unlock()
+		}, wp)
+	}
+}
