@@ -50,7 +50,7 @@ func (c *clock) Advance(d time.Duration) {
 // recordingClient wraps a real DynamoDB client: it counts calls, checks that each carries the
 // request's context, and can inject faults. The data always goes to DynamoDB Local.
 type recordingClient struct {
-	inner *dynamodb.Client
+	inner                        *dynamodb.Client
 	gets, puts, updates, deletes atomic.Int64
 	consumedWrites               atomic.Int64
 	lastGet                      atomic.Pointer[dynamodb.GetItemInput]
