@@ -1,0 +1,113 @@
+/*
+Package dynamostore is a gorilla/sessions Store that keeps sessions in Amazon DynamoDB,
+including a table that belongs to another AWS account.
+
+# Getting started
+
+Create a Store once, with a DynamoDB client, the table, and a secret hash key of at least
+32 random bytes (keep it in a secret store; securecookie.GenerateRandomKey(32) makes one):
+
+	cfg, err := config.LoadDefaultConfig(ctx)
+	...
+	store, err := dynamostore.New(dynamodb.NewFromConfig(cfg),
+		dynamostore.WithTableName("sessions"),
+		dynamostore.WithKeyPairs(hashKey),
+	)
+
+Then use it as any gorilla/sessions store:
+
+	func handler(w http.ResponseWriter, r *http.Request) {
+		session, err := store.Get(r, "session")
+		if err != nil {
+			// DynamoDB failed. session is a fresh, empty session that Save will refuse
+			// to store, so the user's real session is not lost: answer 503 and let them retry.
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		session.Values["visits"] = visits(session) + 1
+		if err := session.Save(r, w); err != nil { ... }
+	}
+
+New makes no AWS call, and validates every option: a missing key or a bad table name is a
+*ConfigError, never a panic.
+
+# The table
+
+The table needs a single hash key of type S, named "id" unless WithPartitionKey says
+otherwise, and should have TTL enabled on the "expires" attribute. CreateTable makes such a
+table for development and tests; create production tables with your infrastructure code (see
+CROSS-ACCOUNT.md). A table in another account is named by its ARN in WithTableName.
+
+Each session is one item:
+
+	id       S  prefix + base64url(SHA-256(session ID)), for example "session#3q2-..."
+	data     B  the session values, serialized by the Codec, then sealed (see below)
+	expires  N  epoch seconds after which the session is dead; the TTL attribute
+	written  N  epoch seconds of the last write
+	version  N  only with WithOptimisticLocking
+
+# Security
+
+The session ID is 32 bytes from crypto/rand. The cookie holds only the ID, signed (and, with a
+block key, encrypted) by gorilla/securecookie; cookies that fail verification, are too long,
+or carry a malformed ID yield a new session without any DynamoDB call. The table holds only a
+SHA-256 hash of the ID, so whoever can read the table cannot replay a session from it.
+
+The data attribute is sealed with keys derived from the same key pairs: an HMAC-SHA256 over
+the item key, the expiry and the bytes (and AES-GCM encryption when the pair has a block key).
+An item written without the keys, corrupted, or copied under another key is rejected before
+the codec sees a byte (ErrInvalidItem). Key pairs rotate like securecookie's: new cookies and
+items use the first pair, and the others still verify.
+
+Call Regenerate at login and at any change of privilege: it moves the session to a new ID and
+deletes the old item, so an ID planted before the login (session fixation) is worthless. Call
+Delete at logout: it deletes the item and expires the cookie.
+
+Nothing the Store logs (see WithLogger) contains a session ID, a cookie value or a session value.
+
+# Expiry
+
+Expiry is enforced on every read, because DynamoDB's TTL deletes expired items only eventually,
+often days later. A session's lifetime is its Options.MaxAge:
+
+  - MaxAge > 0: the cookie and the item live MaxAge seconds after the last write.
+  - MaxAge == 0: a browser-session cookie; the item lives WithLifetime (default 24 hours) after
+    the last write. It is not deleted.
+  - MaxAge < 0: Save deletes the item and expires the cookie, like Delete.
+
+Every write renews the expiry, so MaxAge is an idle timeout.
+
+# Writes
+
+Save writes nothing when the values are unchanged since the load and the last write is younger
+than the touch interval (WithTouchInterval, default one hour, capped at a tenth of the
+lifetime). A busy, unchanged session therefore costs one write per interval, not one per request.
+
+Writes are conditional. A new session is written only if its key is free. A loaded session is
+updated only while its item exists and has not expired, so a request that saves after a logout
+in another request gets ErrSessionGone instead of bringing the session back. With
+WithOptimisticLocking, a copy that is older than the stored one gets ErrConflict.
+
+# Errors
+
+Errors are wrapped and typed: *OpError for DynamoDB calls (unwrap it to the SDK's error),
+*SizeError (errors.Is ErrTooLarge) for sessions over WithMaxLength, *CodecError for values the
+codec cannot encode, and the sentinels ErrSessionGone, ErrConflict, ErrLoadFailed and
+ErrInvalidItem. On every error, the stored session is left as it was.
+
+Following the gorilla/sessions contract, New (and so Get) never returns a nil session: on a
+DynamoDB failure it returns a fresh session and the error. Save refuses to store that fresh
+session (ErrLoadFailed), because doing so would replace the user's cookie and lose the stored
+session.
+
+# Codecs
+
+GobCodec (the default) keeps Go types; register your own types with gob.Register. JSONCodec
+stores a JSON object that other languages can read; it needs string keys and gives back
+float64 numbers. Write your own Codec to use another format; it must be deterministic.
+
+# Testing
+
+Package dynamostoretest starts AWS's DynamoDB Local for tests and creates a table per test.
+*/
+package dynamostore
