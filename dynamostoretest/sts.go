@@ -216,6 +216,15 @@ func (s *STS) Revoke(accessKeyID string) {
 	}
 }
 
+// Expire makes issued credentials expire now: the gateway answers ExpiredTokenException.
+func (s *STS) Expire(accessKeyID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.issued[accessKeyID]; ok {
+		c.Expiration = s.now()
+	}
+}
+
 // Stats returns the call counts.
 func (s *STS) Stats() STSStats {
 	return STSStats{Calls: s.calls.Load(), Issued: s.issuedN.Load(), Failed: s.failed.Load(), MaxInFlight: s.maxInFlight.Load()}

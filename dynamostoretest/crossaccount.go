@@ -1,0 +1,113 @@
+package dynamostoretest
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/dynamostore/dynamostore"
+)
+
+// SessionTableActions are the actions CROSS-ACCOUNT.md grants the table role.
+var SessionTableActions = []string{"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
+
+// CrossAccountOptions configures StartCrossAccount.
+type CrossAccountOptions struct {
+	// Actions the role's policy allows on the table. Default: SessionTableActions.
+	Actions []string
+	// ExternalID the role requires. Default: "dynamostore-example".
+	ExternalID string
+	// Region of the table. Default: us-east-1.
+	Region string
+}
+
+// CrossAccount is a local copy of the set-up in CROSS-ACCOUNT.md: an application principal in
+// UsageAccount, a role in TableAccount that trusts it (with an ExternalId) and may use one
+// table, an STS emulator that issues the role's credentials, and a gateway that checks them in
+// front of DynamoDB Local.
+type CrossAccount struct {
+	STS        *STS
+	Gateway    *Gateway
+	App        Principal // the application's own identity, in UsageAccount
+	RoleARN    string    // the table role, in TableAccount
+	TableARN   string
+	ExternalID string
+	Region     string
+}
+
+// StartCrossAccount sets up the two accounts in front of the DynamoDB Local at endpoint, for an
+// existing table. Close stops the STS emulator and the gateway.
+func StartCrossAccount(endpoint, table string, opts CrossAccountOptions) (*CrossAccount, error) {
+	if opts.Actions == nil {
+		opts.Actions = SessionTableActions
+	}
+	if opts.ExternalID == "" {
+		opts.ExternalID = "dynamostore-example"
+	}
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	x := &CrossAccount{
+		STS:        NewSTS(),
+		RoleARN:    "arn:aws:iam::" + TableAccount + ":role/dynamostore-sessions",
+		TableARN:   fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", opts.Region, TableAccount, table),
+		ExternalID: opts.ExternalID,
+		Region:     opts.Region,
+	}
+	x.App = x.STS.AddPrincipal(Principal{ARN: "arn:aws:iam::" + UsageAccount + ":role/dynamostore-app"})
+	x.STS.AddRole(Role{
+		ARN:        x.RoleARN,
+		Trusted:    []string{x.App.ARN},
+		ExternalID: opts.ExternalID,
+		Policy:     Policy{Actions: opts.Actions, Resources: []string{x.TableARN}},
+	})
+	gw, err := NewGateway(endpoint, x.STS, GatewayOptions{Region: opts.Region, Account: TableAccount})
+	if err != nil {
+		x.STS.Close()
+		return nil, err
+	}
+	x.Gateway = gw
+	return x, nil
+}
+
+// Close stops the gateway and the STS emulator.
+func (x *CrossAccount) Close() {
+	x.Gateway.Close()
+	x.STS.Close()
+}
+
+// BaseConfig is the application's own AWS configuration in UsageAccount: what
+// config.LoadDefaultConfig would give it in production.
+func (x *CrossAccount) BaseConfig() aws.Config {
+	return aws.Config{
+		Region:      x.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(x.App.AccessKeyID, x.App.SecretAccessKey, ""),
+	}
+}
+
+// Options points dynamostore.NewCrossAccount's STS client at the emulator and passes the
+// ExternalId. More credential options may follow.
+func (x *CrossAccount) Options(credentialOpts ...func(*dynamostore.CredentialsOptions)) func(*dynamostore.CrossAccountOptions) {
+	return func(o *dynamostore.CrossAccountOptions) {
+		o.STS = append(o.STS, func(so *sts.Options) { so.BaseEndpoint = aws.String(x.STS.URL) })
+		o.Credentials = append(o.Credentials, func(co *dynamostore.CredentialsOptions) { co.ExternalID = x.ExternalID })
+		o.Credentials = append(o.Credentials, credentialOpts...)
+	}
+}
+
+// ViaGateway points a DynamoDB client at the gateway.
+func (x *CrossAccount) ViaGateway(o *dynamodb.Options) { o.BaseEndpoint = aws.String(x.Gateway.URL) }
+
+// Connect is dynamostore.NewCrossAccount with this set-up: the application's base
+// configuration, the table ARN and the role. It returns the set-up and a DynamoDB client that
+// goes through the gateway.
+func (x *CrossAccount) Connect(credentialOpts ...func(*dynamostore.CredentialsOptions)) (*dynamostore.CrossAccount, *dynamodb.Client, error) {
+	ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN, x.Options(credentialOpts...))
+	if err != nil {
+		return nil, nil, err
+	}
+	return ca, ca.DynamoDB(x.ViaGateway), nil
+}
