@@ -132,8 +132,8 @@ type Credentials struct {
 
 	mu       sync.Mutex
 	creds    aws.Credentials
-	have     bool      // creds may be served
-	started  bool      // a retrieval has succeeded once
+	have     bool // creds may be served
+	started  bool // a retrieval has succeeded once
 	lifetime time.Duration
 	renewAt  time.Time // when the background renewal starts
 	retryAt  time.Time // no new STS call before this (backoff)

@@ -201,9 +201,9 @@ func (b *browser) load(t *testing.T, store *dynamostore.Store) (*sessions.Sessio
 // items returns every item in the fixture's table.
 func (f *fixture) items() []map[string]types.AttributeValue {
 	f.t.Helper()
-	out, err := f.ddb.Scan(context.Background(), &dynamodb.ScanInput{TableName: &f.table, ConsistentRead: aws(true)})
+	out, err := f.ddb.Scan(context.Background(), &dynamodb.ScanInput{TableName: &f.table, ConsistentRead: ptr(true)})
 	require.NoError(f.t, err)
 	return out.Items
 }
 
-func aws[T any](v T) *T { return &v }
+func ptr[T any](v T) *T { return &v }

@@ -266,7 +266,7 @@ func TestDynamoDBFailureDuringNewLosesNothing(t *testing.T) {
 	before := f.items()
 	cookie := b.cookies[cookieName].Value
 
-	throttled := &types.ProvisionedThroughputExceededException{Message: aws("slow down")}
+	throttled := &types.ProvisionedThroughputExceededException{Message: ptr("slow down")}
 	f.client.setFault(func(op string) error {
 		if op == "GetItem" {
 			return throttled
@@ -544,7 +544,7 @@ func TestEditedExpiresAttributeDoesNotExtendTheSession(t *testing.T) {
 	key, _ := f.itemOf(t, b)
 	_, err = f.ddb.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
 		TableName: &f.table, Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}},
-		UpdateExpression:          aws("SET expires = :e"),
+		UpdateExpression:          ptr("SET expires = :e"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":e": &types.AttributeValueMemberN{Value: "9999999999"}},
 	})
 	require.NoError(t, err)
@@ -874,7 +874,7 @@ func (f *fixture) itemOf(t *testing.T, b *browser) (string, map[string]types.Att
 
 func (f *fixture) itemByKey(t *testing.T, key string) (map[string]types.AttributeValue, bool) {
 	out, err := f.ddb.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: &f.table, ConsistentRead: aws(true),
+		TableName: &f.table, ConsistentRead: ptr(true),
 		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}},
 	})
 	require.NoError(t, err)

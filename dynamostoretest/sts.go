@@ -225,6 +225,17 @@ func (s *STS) Expire(accessKeyID string) {
 	}
 }
 
+// IssuedARNs returns the assumed-role ARNs of every credential issued so far.
+func (s *STS) IssuedARNs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	arns := make([]string, 0, len(s.issued))
+	for _, c := range s.issued {
+		arns = append(arns, c.AssumedRoleARN)
+	}
+	return arns
+}
+
 // Stats returns the call counts.
 func (s *STS) Stats() STSStats {
 	return STSStats{Calls: s.calls.Load(), Issued: s.issuedN.Load(), Failed: s.failed.Load(), MaxInFlight: s.maxInFlight.Load()}
