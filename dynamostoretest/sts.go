@@ -499,8 +499,14 @@ func (s *STS) assumeRole(who caller, in assumeRoleInput) (string, *stsError) {
 	}
 	fmt.Fprintf(&b, "    <AssumedRoleUser>\n      <AssumedRoleId>AROA%s:%s</AssumedRoleId>\n      <Arn>%s</Arn>\n    </AssumedRoleUser>\n",
 		role.id, xmlText(in.sessionName), xmlText(creds.AssumedRoleARN))
+	// AWS sends whole seconds. A lifetime set by a test (seconds long) gets milliseconds too,
+	// which the format allows, so that "3 seconds" means 3 seconds and not 2 to 3.
+	layout := "2006-01-02T15:04:05Z"
+	if s.lifetime > 0 {
+		layout = "2006-01-02T15:04:05.000Z"
+	}
 	fmt.Fprintf(&b, "    <Credentials>\n      <AccessKeyId>%s</AccessKeyId>\n      <SecretAccessKey>%s</SecretAccessKey>\n      <SessionToken>%s</SessionToken>\n      <Expiration>%s</Expiration>\n    </Credentials>\n",
-		creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken, creds.Expiration.Format("2006-01-02T15:04:05Z"))
+		creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken, creds.Expiration.Format(layout))
 	fmt.Fprintf(&b, "    <PackedPolicySize>6</PackedPolicySize>\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>%s</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n", requestID())
 	return b.String(), nil
 }
