@@ -12,7 +12,7 @@ E2E_DIR     := tools/e2e
 E2E_STAMP   := $(E2E_DIR)/node_modules/.dynamostore-installed
 E2E_PORT    ?= 3101
 
-.PHONY: all test run run-basic e2e lint vuln dynamodb-local clean
+.PHONY: all test run run-basic e2e bench lint vuln dynamodb-local clean
 
 all: lint test
 
@@ -50,6 +50,12 @@ e2e: dynamodb-local $(E2E_STAMP)
 $(E2E_STAMP): $(E2E_DIR)/package.json $(E2E_DIR)/package-lock.json
 	cd $(E2E_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+## bench: micro-benchmarks and every benchmark scenario; rewrites docs/benchmarks.md and its chart (about ten minutes)
+bench: dynamodb-local
+	mkdir -p out/bench
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 . | tee out/bench/micro.txt
+	$(GO) run ./bench -doc docs -micro out/bench/micro.txt
 
 ## lint: gofmt, go vet and staticcheck (pinned)
 lint:

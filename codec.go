@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/gob"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -20,11 +21,19 @@ type Codec interface {
 	Decode(data []byte) (map[any]any, error)
 }
 
-// GobCodec encodes values with encoding/gob, like gorilla's stores. Keys and values keep
-// their Go types; types other than the basic ones must be registered with gob.Register
-// (Save returns the codec error otherwise). Map entries are written in a sorted order so
-// that unchanged values always give the same bytes.
+// GobCodec keeps the Go types of keys and values, like gorilla's stores. Sessions whose keys
+// are strings and whose values are strings, bools, integers, floats, byte slices or
+// time.Time values (almost all of them) use a compact binary form that is several times
+// faster to decode than gob; any other session is encoded with encoding/gob, whose types
+// must be registered with gob.Register (Save returns the codec error otherwise). Entries are
+// written in a sorted order so that unchanged values always give the same bytes.
 type GobCodec struct{}
+
+// The first byte of GobCodec's output says which form follows.
+const (
+	formGob     = 0
+	formCompact = 1
+)
 
 type gobEntry struct {
 	Key   any
@@ -33,13 +42,16 @@ type gobEntry struct {
 
 // Encode implements Codec.
 func (GobCodec) Encode(values map[any]any) ([]byte, error) {
+	if out, ok := encodeCompact(values); ok {
+		return out, nil
+	}
 	entries := make([]gobEntry, 0, len(values))
 	for k, v := range values {
 		entries = append(entries, gobEntry{k, v})
 	}
 	sortEntries(entries)
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(entries); err != nil {
+	buf := bytes.NewBuffer([]byte{formGob})
+	if err := gob.NewEncoder(buf).Encode(entries); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -47,8 +59,18 @@ func (GobCodec) Encode(values map[any]any) ([]byte, error) {
 
 // Decode implements Codec.
 func (GobCodec) Decode(data []byte) (map[any]any, error) {
+	if len(data) == 0 {
+		return nil, errors.New("gob: empty session data")
+	}
+	switch data[0] {
+	case formCompact:
+		return decodeCompact(data[1:])
+	case formGob:
+	default:
+		return nil, fmt.Errorf("gob: unknown session data form %d", data[0])
+	}
 	var entries []gobEntry
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&entries); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(data[1:])).Decode(&entries); err != nil {
 		return nil, err
 	}
 	values := make(map[any]any, len(entries))

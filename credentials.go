@@ -91,6 +91,7 @@ type CredentialsStats struct {
 	Waits           int64     // callers that waited for STS after the first retrieval
 	MaxInFlight     int64     // most AssumeRole calls in flight at once (never above 1)
 	Expires         time.Time // expiry of the credentials in service (zero if none)
+	RenewAt         time.Time // when the next background renewal is due (zero if none)
 	LastError       error     // the last failure, nil after a success
 }
 
@@ -409,9 +410,9 @@ func (c *Credentials) signal() {
 // Stats returns the provider's counts.
 func (c *Credentials) Stats() CredentialsStats {
 	c.mu.Lock()
-	var expires time.Time
+	var expires, renewAt time.Time
 	if c.have {
-		expires = c.creds.Expires
+		expires, renewAt = c.creds.Expires, c.renewAt
 	}
 	var lastErr error
 	if c.lastErr != nil {
@@ -426,6 +427,7 @@ func (c *Credentials) Stats() CredentialsStats {
 		Waits:           c.waits.Load(),
 		MaxInFlight:     c.maxInFlight.Load(),
 		Expires:         expires,
+		RenewAt:         renewAt,
 		LastError:       lastErr,
 	}
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynamostore/dynamostore"
+)
+
+// meteredClient counts calls and the write capacity DynamoDB reports consuming.
+type meteredClient struct {
+	inner         *dynamodb.Client
+	reads, writes atomic.Int64
+	wcuTenths     atomic.Int64
+}
+
+func (m *meteredClient) consumed(c *types.ConsumedCapacity) {
+	if c != nil && c.CapacityUnits != nil {
+		m.wcuTenths.Add(int64(*c.CapacityUnits * 10))
+	}
+}
+
+func (m *meteredClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	m.reads.Add(1)
+	return m.inner.GetItem(ctx, in, o...)
+}
+
+func (m *meteredClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	m.writes.Add(1)
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := m.inner.PutItem(ctx, in, o...)
+	if err == nil {
+		m.consumed(out.ConsumedCapacity)
+	}
+	return out, err
+}
+
+func (m *meteredClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	m.writes.Add(1)
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := m.inner.UpdateItem(ctx, in, o...)
+	if err == nil {
+		m.consumed(out.ConsumedCapacity)
+	}
+	return out, err
+}
+
+func (m *meteredClient) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	m.writes.Add(1)
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := m.inner.DeleteItem(ctx, in, o...)
+	if err == nil {
+		m.consumed(out.ConsumedCapacity)
+	}
+	return out, err
+}
+
+type writeRun struct {
+	name          string
+	requests      int
+	reads, writes int64
+	wcu           float64
+}
+
+const writeRequests = 1000
+
+// writes: 1,000 requests on one unchanged 1 KiB session, for our Store (touch interval: one
+// hour) and for the same store told to write on every save (WithTouchInterval(0)), which is
+// what the common Node.js stores do (express-session's resave, connect-dynamodb's touch).
+func writes(ctx context.Context, e *env, o options, r *report) error {
+	for _, c := range []struct {
+		name string
+		opts []dynamostore.Option
+	}{
+		{"dynamostore (default touch interval)", nil},
+		{"write on every save", []dynamostore.Option{dynamostore.WithTouchInterval(0)}},
+	} {
+		table, err := e.newTable(ctx)
+		if err != nil {
+			return err
+		}
+		metered := &meteredClient{inner: e.admin}
+		store, err := dynamostore.New(metered, append([]dynamostore.Option{dynamostore.WithTableName(table), dynamostore.WithKeyPairs(benchKey)}, c.opts...)...)
+		if err != nil {
+			return err
+		}
+		first := httptest.NewRequest("GET", "/", nil)
+		s, _ := store.New(first, cookieName)
+		s.Values["user"] = "ada"
+		s.Values["prefs"] = strings.Repeat("p", 900)
+		rec := httptest.NewRecorder()
+		if err := store.Save(first, rec, s); err != nil {
+			return err
+		}
+		cookie := rec.Result().Cookies()[0]
+		metered.reads.Store(0)
+		metered.writes.Store(0)
+		metered.wcuTenths.Store(0)
+		for i := 0; i < writeRequests; i++ {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.AddCookie(cookie)
+			s, err := store.New(r, cookieName)
+			if err != nil {
+				return err
+			}
+			if err := store.Save(r, http.ResponseWriter(discard{}), s); err != nil {
+				return err
+			}
+		}
+		r.writes = append(r.writes, writeRun{name: c.name, requests: writeRequests,
+			reads: metered.reads.Load(), writes: metered.writes.Load(), wcu: float64(metered.wcuTenths.Load()) / 10})
+	}
+	return nil
+}
