@@ -195,6 +195,9 @@ func escape(s string) string {
 func headerValue(r *http.Request, name string) string {
 	switch name {
 	case "host":
+		if r.Host == "" { // a client-side request
+			return r.URL.Host
+		}
 		return r.Host
 	case "content-length":
 		return strconv.FormatInt(r.ContentLength, 10)
