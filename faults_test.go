@@ -57,23 +57,20 @@ type operation struct {
 	// calls reports whether the operation calls DynamoDB at all (Save of an unchanged
 	// session does not, so no fault can reach it).
 	calls bool
-	run   func(f *fixture, b *browser, ctx context.Context) (err error, cookie bool)
+	// run gets the browser's session as loaded before the fault was switched on.
+	run func(f *fixture, b *browser, loaded *sessions.Session, ctx context.Context) (err error, cookie bool)
 }
 
 func operations() []operation {
-	withSession := func(do func(store *dynamostore.Store, r *http.Request, w http.ResponseWriter, s *sessions.Session) error) func(*fixture, *browser, context.Context) (error, bool) {
-		return func(f *fixture, b *browser, ctx context.Context) (error, bool) {
-			s, err := f.store.New(b.request(context.Background()), cookieName) // loaded before the fault
-			if err != nil {
-				return err, false
-			}
+	withSession := func(do func(store *dynamostore.Store, r *http.Request, w http.ResponseWriter, s *sessions.Session) error) func(*fixture, *browser, *sessions.Session, context.Context) (error, bool) {
+		return func(f *fixture, b *browser, s *sessions.Session, ctx context.Context) (error, bool) {
 			rec := httptest.NewRecorder()
-			err = do(f.store, b.request(ctx), rec, s)
+			err := do(f.store, b.request(ctx), rec, s)
 			return err, len(rec.Result().Cookies()) > 0
 		}
 	}
 	return []operation{
-		{"Get", true, func(f *fixture, b *browser, ctx context.Context) (error, bool) {
+		{"Get", true, func(f *fixture, b *browser, _ *sessions.Session, ctx context.Context) (error, bool) {
 			s, err := f.store.New(b.request(ctx), cookieName)
 			if err == nil {
 				return nil, false
@@ -88,7 +85,7 @@ func operations() []operation {
 			}
 			return err, len(rec.Result().Cookies()) > 0
 		}},
-		{"Save new", true, func(f *fixture, _ *browser, ctx context.Context) (error, bool) {
+		{"Save new", true, func(f *fixture, _ *browser, _ *sessions.Session, ctx context.Context) (error, bool) {
 			r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
 			s, _ := f.store.New(r, cookieName)
 			s.Values["user"] = "eve"
@@ -126,6 +123,8 @@ func TestFaultMatrix(t *testing.T) {
 				_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
 				require.NoError(t, err)
 				before := f.items()
+				loaded, err := b.load(t, f.store)
+				require.NoError(t, err)
 
 				ctx := context.Background()
 				if fl.err == nil {
@@ -137,7 +136,7 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				var opErr error
 				var cookie bool
-				assert.NotPanics(t, func() { opErr, cookie = op.run(f, b, ctx) })
+				assert.NotPanics(t, func() { opErr, cookie = op.run(f, b, loaded, ctx) })
 				f.client.setFault(nil)
 
 				outcome := "ok"

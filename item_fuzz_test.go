@@ -15,7 +15,9 @@ import (
 )
 
 // oneItemClient serves one item, whatever the key, and accepts every write.
-type oneItemClient struct{ item map[string]types.AttributeValue }
+type oneItemClient struct {
+	item map[string]types.AttributeValue
+}
 
 func (c *oneItemClient) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	return &dynamodb.GetItemOutput{Item: c.item}, nil

@@ -169,20 +169,23 @@ func canonicalRequest(r *http.Request, signedHeaders []string, payloadHash strin
 	return b.String()
 }
 
+// canonicalQuery sorts parameters by their encoded names, then encoded values, as SigV4
+// requires: "%AE" sorts before "0" although the raw byte 0xAE sorts after it.
 func canonicalQuery(q url.Values) string {
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var parts []string
-	for _, k := range keys {
-		vals := append([]string(nil), q[k]...)
-		sort.Strings(vals)
+	for k, vals := range q {
 		for _, v := range vals {
 			parts = append(parts, escape(k)+"="+escape(v))
 		}
 	}
+	sort.Slice(parts, func(i, j int) bool {
+		ki, vi, _ := strings.Cut(parts[i], "=")
+		kj, vj, _ := strings.Cut(parts[j], "=")
+		if ki != kj {
+			return ki < kj
+		}
+		return vi < vj
+	})
 	return strings.Join(parts, "&")
 }
 
@@ -191,7 +194,9 @@ func escape(s string) string {
 }
 
 // headerValue returns a header as signed: Go's server moves Host and Content-Length out of
-// the header map, and multiple values join with commas, spaces collapsed.
+// the header map, and multiple values join with commas. Like the SDK's signer, it collapses
+// runs of ASCII spaces only (not tabs or other Unicode spaces), then trims white space at
+// both ends.
 func headerValue(r *http.Request, name string) string {
 	switch name {
 	case "host":
@@ -203,8 +208,12 @@ func headerValue(r *http.Request, name string) string {
 		return strconv.FormatInt(r.ContentLength, 10)
 	}
 	vals := r.Header.Values(name)
+	out := make([]string, len(vals))
 	for i, v := range vals {
-		vals[i] = strings.Join(strings.Fields(v), " ")
+		for strings.Contains(v, "  ") {
+			v = strings.ReplaceAll(v, "  ", " ")
+		}
+		out[i] = strings.TrimSpace(v)
 	}
-	return strings.Join(vals, ",")
+	return strings.Join(out, ",")
 }

@@ -74,6 +74,29 @@ func TestVerifyAgreesWithTheSDKSigner(t *testing.T) {
 	}
 }
 
+// Found by FuzzSignVerify: parameters sort by their encoded names.
+func TestQuerySortsByEncodedNames(t *testing.T) {
+	now := time.Now()
+	r := signed(t, []byte("0"), "0&\xae", "0", now)
+	if err := verify(r, []byte("0"), creds.SecretAccessKey, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := canonicalQuery(url.Values{"0": {""}, "\xae": {""}, "a": {"2", "10"}}); got != "%AE=&0=&a=10&a=2" {
+		t.Fatalf("canonical query %q", got)
+	}
+}
+
+// Found by FuzzSignVerify: only ASCII spaces collapse inside a header value.
+func TestHeaderValuesCollapseASCIISpacesOnly(t *testing.T) {
+	now := time.Now()
+	for _, v := range []string{"0\u20000", "a  \u2000  b", "\ttab\t  x"} {
+		r := signed(t, nil, "", v, now)
+		if err := verify(r, nil, creds.SecretAccessKey, now); err != nil {
+			t.Errorf("header %q: %v", v, err)
+		}
+	}
+}
+
 // FuzzSignVerify: whatever the body, query and header value, what the SDK signs verifies.
 func FuzzSignVerify(f *testing.F) {
 	f.Add([]byte(`{"TableName":"sessions"}`), "a=1", "value")
