@@ -55,41 +55,13 @@ func (x *xfixture) ours(t *testing.T, opts ...func(*dynamostore.CredentialsOptio
 	return store, ca.Credentials
 }
 
-// countingSTS counts finished AssumeRole calls, to see which Retrieve calls spanned one.
-type countingSTS struct {
-	inner *sts.Client
-	ended atomic.Int64
-}
-
-func (c *countingSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, o ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
-	defer c.ended.Add(1)
-	return c.inner.AssumeRole(ctx, in, o...)
-}
-
-// waitCounter wraps a provider and counts Retrieve calls during which an STS call ended:
-// callers that waited for STS.
-type waitCounter struct {
-	inner aws.CredentialsProvider
-	sts   *countingSTS
-	waits atomic.Int64
-}
-
-func (w *waitCounter) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	before := w.sts.ended.Load()
-	creds, err := w.inner.Retrieve(ctx)
-	if w.sts.ended.Load() != before {
-		w.waits.Add(1)
-	}
-	return creds, err
-}
-
 // baseline returns a store whose client uses the SDK's own cache around stscreds, as the
 // SDK documents it, and the counter of callers that waited.
-func (x *xfixture) baseline(t *testing.T) (*dynamostore.Store, *waitCounter) {
+func (x *xfixture) baseline(t *testing.T) (*dynamostore.Store, *dynamostoretest.WaitCounter) {
 	t.Helper()
 	base := x.BaseConfig()
-	stsClient := &countingSTS{inner: sts.NewFromConfig(base, func(o *sts.Options) { o.BaseEndpoint = aws.String(x.STS.URL) })}
-	provider := &waitCounter{sts: stsClient, inner: aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, x.RoleARN,
+	stsClient := &dynamostoretest.CountingSTS{Client: sts.NewFromConfig(base, func(o *sts.Options) { o.BaseEndpoint = aws.String(x.STS.URL) })}
+	provider := &dynamostoretest.WaitCounter{STS: stsClient, Provider: aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, x.RoleARN,
 		func(o *stscreds.AssumeRoleOptions) { o.ExternalID = aws.String(x.ExternalID) }))}
 	base.Credentials = provider
 	client := dynamodb.NewFromConfig(base, x.ViaGateway)
@@ -182,8 +154,8 @@ func TestNoRequestWaitsForSTSUnderLoad(t *testing.T) {
 	calls := x.STS.Stats().Calls
 	baseRes := runLoad(t, baseStore, 64, proofDuration(t, 10*time.Second))
 	t.Logf("aws.CredentialsCache: %d requests, %d failed %v; %d callers waited; %d AssumeRole calls",
-		baseRes.ok.Load(), baseRes.failed.Load(), baseRes.firstErrs, waits.waits.Load(), x.STS.Stats().Calls-calls)
-	assert.Greater(t, waits.waits.Load(), int64(0), "the SDK's cache makes callers wait for STS")
+		baseRes.ok.Load(), baseRes.failed.Load(), baseRes.firstErrs, waits.Waits(), x.STS.Stats().Calls-calls)
+	assert.Greater(t, waits.Waits(), int64(0), "the SDK's cache makes callers wait for STS")
 }
 
 // STS down for a window while the credentials are still valid: no request fails.

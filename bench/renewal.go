@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,59 +19,25 @@ import (
 
 const stsLatency = 200 * time.Millisecond
 
-// countingSTS records when each AssumeRole call ends.
-type countingSTS struct {
-	inner *sts.Client
-	ended atomic.Int64
-	mu    sync.Mutex
-	ends  []time.Time
-}
-
-func (c *countingSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, o ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
-	out, err := c.inner.AssumeRole(ctx, in, o...)
-	c.mu.Lock()
-	c.ends = append(c.ends, time.Now())
-	c.mu.Unlock()
-	c.ended.Add(1)
-	return out, err
-}
-
-// waitCounter counts Retrieve calls during which an AssumeRole call ended: callers that waited
-// for STS. It measures every provider the same way.
-type waitCounter struct {
-	inner aws.CredentialsProvider
-	sts   *countingSTS
-	waits atomic.Int64
-}
-
-func (w *waitCounter) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	before := w.sts.ended.Load()
-	c, err := w.inner.Retrieve(ctx)
-	if w.sts.ended.Load() != before {
-		w.waits.Add(1)
-	}
-	return c, err
-}
-
 // provider builds the credentials under test on an STS client.
 type provider struct {
 	name string
 	// build returns the provider and our Credentials (nil for the SDK's cache).
-	build func(stsClient *countingSTS, x *dynamostoretest.CrossAccount, lifetime time.Duration) (aws.CredentialsProvider, *dynamostore.Credentials)
+	build func(stsClient *dynamostoretest.CountingSTS, x *dynamostoretest.CrossAccount, lifetime time.Duration) (aws.CredentialsProvider, *dynamostore.Credentials)
 }
 
 func providers() []provider {
 	return []provider{
-		{"dynamostore", func(c *countingSTS, x *dynamostoretest.CrossAccount, _ time.Duration) (aws.CredentialsProvider, *dynamostore.Credentials) {
+		{"dynamostore", func(c *dynamostoretest.CountingSTS, x *dynamostoretest.CrossAccount, _ time.Duration) (aws.CredentialsProvider, *dynamostore.Credentials) {
 			creds := dynamostore.NewAssumeRoleCredentials(c, x.RoleARN, func(o *dynamostore.CredentialsOptions) { o.ExternalID = x.ExternalID })
 			return creds, creds
 		}},
-		{"aws.CredentialsCache (default)", func(c *countingSTS, x *dynamostoretest.CrossAccount, _ time.Duration) (aws.CredentialsProvider, *dynamostore.Credentials) {
+		{"aws.CredentialsCache (default)", func(c *dynamostoretest.CountingSTS, x *dynamostoretest.CrossAccount, _ time.Duration) (aws.CredentialsProvider, *dynamostore.Credentials) {
 			return aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(c, x.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 				o.ExternalID = aws.String(x.ExternalID)
 			})), nil
 		}},
-		{"aws.CredentialsCache (ExpiryWindow L/3)", func(c *countingSTS, x *dynamostoretest.CrossAccount, lifetime time.Duration) (aws.CredentialsProvider, *dynamostore.Credentials) {
+		{"aws.CredentialsCache (ExpiryWindow L/3)", func(c *dynamostoretest.CountingSTS, x *dynamostoretest.CrossAccount, lifetime time.Duration) (aws.CredentialsProvider, *dynamostore.Credentials) {
 			return aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(c, x.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 				o.ExternalID = aws.String(x.ExternalID)
 			}), func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = lifetime / 3 }), nil
@@ -128,9 +93,9 @@ func underLoad(ctx context.Context, e *env, p provider, workers int, lifetime ti
 	defer x.Close()
 	x.STS.SetLifetime(lifetime)
 	x.STS.SetLatency(stsLatency)
-	counting := &countingSTS{inner: sts.NewFromConfig(x.BaseConfig(), func(o *sts.Options) { o.BaseEndpoint = aws.String(x.STS.URL) })}
+	counting := &dynamostoretest.CountingSTS{Client: sts.NewFromConfig(x.BaseConfig(), func(o *sts.Options) { o.BaseEndpoint = aws.String(x.STS.URL) })}
 	inner, creds := p.build(counting, x, lifetime)
-	counter := &waitCounter{inner: inner, sts: counting}
+	counter := &dynamostoretest.WaitCounter{Provider: inner, STS: counting}
 	cfg := x.BaseConfig()
 	cfg.Credentials = counter
 	client := dynamodb.NewFromConfig(cfg, x.ViaGateway, func(o *dynamodb.Options) {
@@ -146,8 +111,8 @@ func underLoad(ctx context.Context, e *env, p provider, workers int, lifetime ti
 	if err != nil {
 		return nil, err
 	}
-	counter.waits.Store(0)
-	callsBefore := counting.ended.Load()
+	counter.Reset()
+	callsBefore := counting.Ended()
 	ownBefore := int64(0)
 	if creds != nil {
 		ownBefore = creds.Stats().Waits
@@ -189,16 +154,15 @@ func underLoad(ctx context.Context, e *env, p provider, workers int, lifetime ti
 		}()
 	}
 	wg.Wait()
-	run.waits = counter.waits.Load()
+	run.waits = counter.Waits()
 	if creds != nil {
 		run.ownWaits = creds.Stats().Waits - ownBefore
 	}
-	run.assumeRole = int(counting.ended.Load() - callsBefore)
-	counting.mu.Lock()
-	for _, t := range counting.ends[len(counting.ends)-run.assumeRole:] {
+	run.assumeRole = int(counting.Ended() - callsBefore)
+	ends := counting.EndTimes()
+	for _, t := range ends[len(ends)-run.assumeRole:] {
 		run.renewals = append(run.renewals, t.Sub(start))
 	}
-	counting.mu.Unlock()
 	log.Printf("  %s: %d requests, %d failed, %d waited, %d AssumeRole", p.name, len(run.samples), run.failures(), run.waits, run.assumeRole)
 	return run, nil
 }
@@ -224,20 +188,47 @@ func visit(store *dynamostore.Store, cookie **http.Cookie, n int) error {
 	return nil
 }
 
-// renewal: credentials living 10 s, STS answering in 200 ms, the workers for o.renewal.
+// renewal: credentials living 10 s, STS answering in 200 ms, the workers for o.renewal per
+// provider, in two halves run in mirrored order (A B C, then C B A) so that a drift of the
+// machine over the run favours no provider. The halves are joined on one timeline.
 func renewal(ctx context.Context, e *env, o options, r *report) error {
-	for _, p := range providers() {
-		run, err := underLoad(ctx, e, p, o.workers, 10*time.Second,
+	ps := providers()
+	runs := make([]*loadRun, len(ps))
+	order := []int{0, 1, 2, 2, 1, 0}
+	for _, i := range order {
+		half, err := underLoad(ctx, e, ps[i], o.workers, 10*time.Second,
 			func(*dynamostoretest.CrossAccount, aws.Credentials, *dynamostore.Credentials) (time.Duration, [2]time.Time) {
-				return o.renewal, [2]time.Time{}
+				return o.renewal / 2, [2]time.Time{}
 			})
 		if err != nil {
 			return err
 		}
-		r.renewal = append(r.renewal, run)
-		r.series = append(r.series, run)
+		if runs[i] == nil {
+			runs[i] = half
+			continue
+		}
+		runs[i].join(half, o.renewal/2)
 	}
+	r.renewal = append(r.renewal, runs...)
+	r.series = append(r.series, runs...)
 	return nil
+}
+
+// join appends a later run of the same provider, shifted to start at offset.
+func (l *loadRun) join(next *loadRun, offset time.Duration) {
+	for _, s := range next.samples {
+		s.at += offset
+		l.samples = append(l.samples, s)
+	}
+	for _, t := range next.renewals {
+		l.renewals = append(l.renewals, t+offset)
+	}
+	l.waits += next.waits
+	if l.ownWaits >= 0 {
+		l.ownWaits += next.ownWaits
+	}
+	l.assumeRole += next.assumeRole
+	l.firstFailures = append(l.firstFailures, next.firstFailures...)
 }
 
 // outage: credentials living 60 s, STS down for 20 s centred on each provider's first renewal,

@@ -8,18 +8,13 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +23,7 @@ import (
 
 	"github.com/dynamostore/dynamostore"
 	"github.com/dynamostore/dynamostore/dynamostoretest"
+	"github.com/dynamostore/dynamostore/internal/exampleserver"
 )
 
 const (
@@ -46,8 +42,8 @@ type config struct {
 func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg := config{
-		addr:     "127.0.0.1:" + envOr("PORT", "3000"),
-		dataDir:  envOr("DATA_DIR", filepath.Join(".data", "basic")),
+		addr:     "127.0.0.1:" + exampleserver.EnvOr(os.Getenv, "PORT", "3000"),
+		dataDir:  exampleserver.EnvOr(os.Getenv, "DATA_DIR", filepath.Join(".data", "basic")),
 		endpoint: os.Getenv("DYNAMODB_ENDPOINT"),
 		logger:   logger,
 		ready:    func(url string) { fmt.Printf("\n  dynamostore basic example: open %s\n\n", url) },
@@ -76,7 +72,7 @@ func run(ctx context.Context, cfg config) error {
 	if err := dynamostore.CreateTable(ctx, client, tableName); err != nil {
 		return err
 	}
-	hashKey, err := loadOrCreateKey(filepath.Join(cfg.dataDir, "session-hash.key"))
+	hashKey, err := exampleserver.HashKey("", filepath.Join(cfg.dataDir, "session-hash.key"))
 	if err != nil {
 		return err
 	}
@@ -96,27 +92,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: routes(store, client), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	if cfg.ready != nil {
-		cfg.ready("http://" + ln.Addr().String() + "/")
-	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return exampleserver.Serve(ctx, cfg.addr, routes(store, client), cfg.ready)
 }
 
 var page = template.Must(template.New("page").Parse(`<!doctype html>
@@ -164,33 +140,6 @@ func routes(store *dynamostore.Store, client *dynamodb.Client) http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	return mux
-}
-
-// loadOrCreateKey keeps the hash key next to the data, so cookies stay valid across restarts.
-// A real deployment takes its keys from a secret store instead.
-func loadOrCreateKey(path string) ([]byte, error) {
-	if b, err := os.ReadFile(path); err == nil {
-		key, err := hex.DecodeString(strings.TrimSpace(string(b)))
-		if err != nil || len(key) < 32 {
-			return nil, fmt.Errorf("%s does not hold a hex key of 32 or more bytes; delete it to make a new one", path)
-		}
-		return key, nil
-	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	return key, os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600)
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 func aws(s string) *string { return &s }

@@ -16,14 +16,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -39,6 +37,7 @@ import (
 
 	"github.com/dynamostore/dynamostore"
 	"github.com/dynamostore/dynamostore/dynamostoretest"
+	"github.com/dynamostore/dynamostore/internal/exampleserver"
 )
 
 const (
@@ -61,8 +60,8 @@ func main() {
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg := settings{
-		addr:               "127.0.0.1:" + envOr(os.Getenv, "PORT", "3001"),
-		dataDir:            envOr(os.Getenv, "DATA_DIR", filepath.Join(".data", "cross-account")),
+		addr:               "127.0.0.1:" + exampleserver.EnvOr(os.Getenv, "PORT", "3001"),
+		dataDir:            exampleserver.EnvOr(os.Getenv, "DATA_DIR", filepath.Join(".data", "cross-account")),
 		credentialLifetime: *lifetime,
 		logger:             logger,
 		env:                os.Getenv,
@@ -108,28 +107,8 @@ func run(ctx context.Context, cfg settings) error {
 	defer a.creds.Close()
 	a.creds.KeepWarm(ctx)
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	cfg.logger.Info("serving", "mode", a.mode, "table", a.table, "url", "http://"+ln.Addr().String()+"/")
-	if cfg.ready != nil {
-		cfg.ready("http://" + ln.Addr().String() + "/")
-	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	cfg.logger.Info("serving", "mode", a.mode, "table", a.table)
+	return exampleserver.Serve(ctx, cfg.addr, a.routes(), cfg.ready)
 }
 
 // realMode uses AWS: the default credential chain, and our credentials for the table's role.
@@ -220,43 +199,16 @@ func newApp(cfg settings, ca *dynamostore.CrossAccount, client *dynamodb.Client,
 	return &app{store: store, creds: ca.Credentials, client: client, table: ca.Table.String(), mode: mode}, nil
 }
 
-// hashKey returns SESSION_HASH_KEY, else the key kept in path, else (real mode) a random key:
-// sessions then end when the process does.
+// hashKey returns SESSION_HASH_KEY, else (local mode) the key kept next to the data, else
+// (real mode) a random key: sessions then end when the process does.
 func hashKey(cfg settings, path string) ([]byte, error) {
-	if v := cfg.env("SESSION_HASH_KEY"); v != "" {
-		key, err := hex.DecodeString(v)
-		if err != nil || len(key) < 32 {
-			return nil, errors.New("SESSION_HASH_KEY must be at least 64 hex characters (32 bytes)")
-		}
-		return key, nil
-	}
-	if path != "" {
-		if b, err := os.ReadFile(path); err == nil {
-			if key, err := hex.DecodeString(strings.TrimSpace(string(b))); err == nil && len(key) >= 32 {
-				return key, nil
-			}
-			return nil, fmt.Errorf("%s does not hold a hex key of 32 or more bytes; delete it to make a new one", path)
-		}
-	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	if path == "" {
+	if path == "" && cfg.env("SESSION_HASH_KEY") == "" {
 		cfg.logger.Warn("SESSION_HASH_KEY is not set: using a random key, so sessions end when the server stops")
-		return key, nil
+		key := make([]byte, 32)
+		_, err := rand.Read(key)
+		return key, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	return key, os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600)
-}
-
-func envOr(env func(string) string, name, def string) string {
-	if v := env(name); v != "" {
-		return v
-	}
-	return def
+	return exampleserver.HashKey(cfg.env("SESSION_HASH_KEY"), path)
 }
 
 // --- HTTP ---

@@ -1,0 +1,78 @@
+// Package exampleserver holds what the example servers share: serving until a context ends,
+// and a session key kept next to their data so sessions survive a restart.
+package exampleserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Serve listens on addr, calls ready with the server's URL, and serves handler until ctx ends;
+// then it shuts down gracefully.
+func Serve(ctx context.Context, addr string, handler http.Handler, ready func(url string)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready("http://" + ln.Addr().String() + "/")
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// HashKey decodes hexKey when it is set; otherwise it reads the key kept in path, or creates
+// and keeps one there. A real deployment takes its keys from a secret store instead.
+func HashKey(hexKey, path string) ([]byte, error) {
+	if hexKey != "" {
+		key, err := hex.DecodeString(hexKey)
+		if err != nil || len(key) < 32 {
+			return nil, errors.New("the session hash key must be at least 64 hex characters (32 bytes)")
+		}
+		return key, nil
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(key) < 32 {
+			return nil, fmt.Errorf("%s does not hold a hex key of 32 or more bytes; delete it to make a new one", path)
+		}
+		return key, nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	return key, os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600)
+}
+
+// EnvOr returns the environment variable name, or def when it is empty.
+func EnvOr(env func(string) string, name, def string) string {
+	if v := env(name); v != "" {
+		return v
+	}
+	return def
+}
