@@ -2,9 +2,9 @@ package dynamostore
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -198,7 +198,7 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 	now := s.opts.Clock()
 	lifetime := s.lifetime(sess.Options)
 	next := sessionState{
-		digest:  sha256.Sum256(body),
+		digest:  digest(body),
 		written: now.Unix(),
 		expires: now.Add(lifetime).Unix(),
 		version: 1,
@@ -335,7 +335,7 @@ func (s *Store) load(ctx context.Context, id string) (*loadResult, error) {
 	}
 	st.id = id
 	st.stored = true
-	st.digest = sha256.Sum256(body)
+	st.digest = digest(body)
 	return &loadResult{found: true, values: values, state: st}, nil
 }
 
@@ -468,12 +468,20 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body []byt
 
 func strPtr(s string) *string { return &s }
 
+// digestSeed is random per process, so no one can aim for a collision (which would only skip
+// a write, the values being unchanged as far as the store could tell).
+var digestSeed = maphash.MakeSeed()
+
+// digest fingerprints codec bytes for change detection; it is much cheaper than SHA-256 on
+// large sessions, and nothing but equality is asked of it.
+func digest(body []byte) uint64 { return maphash.Bytes(digestSeed, body) }
+
 // sessionState is what the store remembers about a session between New and Save.
 type sessionState struct {
 	id         string   // the ID the state describes (or the cookie's ID for a failed load)
 	loadFailed bool     // DynamoDB failed while loading: never save this session
 	stored     bool     // an item exists under id
-	digest     [32]byte // SHA-256 of the codec bytes last loaded or written
+	digest     uint64   // digest of the codec bytes last loaded or written
 	written    int64    // epoch seconds of the last write
 	expires    int64    // epoch seconds when the item expires
 	version    int64    // item version with optimistic locking

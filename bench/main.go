@@ -2,7 +2,7 @@
 // DynamoDB Local (and the local STS and signing gateway where credentials matter), and writes
 // docs/benchmarks.md and its chart. `make bench` runs it after the micro-benchmarks.
 //
-//	go run ./bench [-duration 3s] [-concurrency 32] [-sizes 100,1024,16384] [-renewal 60s] [-micro out/bench/micro.txt] [-doc docs]
+//	go run ./bench [-duration 6s] [-concurrency 32] [-sizes 100,1024,16384] [-renewal 60s] [-micro out/bench/micro.txt] [-doc docs]
 package main
 
 import (
@@ -40,7 +40,7 @@ type options struct {
 func main() {
 	var o options
 	var sizes, scenarios string
-	flag.DurationVar(&o.duration, "duration", 3*time.Second, "overhead scenario: measuring time per cell")
+	flag.DurationVar(&o.duration, "duration", 6*time.Second, "overhead scenario: measuring time per side and cell")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "overhead scenario: the concurrent worker count (1 is always measured too)")
 	flag.StringVar(&sizes, "sizes", "100,1024,16384", "overhead scenario: session sizes in bytes")
 	flag.DurationVar(&o.renewal, "renewal", 60*time.Second, "renewal scenario: load time per provider")
