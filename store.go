@@ -478,13 +478,13 @@ func digest(body []byte) uint64 { return maphash.Bytes(digestSeed, body) }
 
 // sessionState is what the store remembers about a session between New and Save.
 type sessionState struct {
-	id         string   // the ID the state describes (or the cookie's ID for a failed load)
-	loadFailed bool     // DynamoDB failed while loading: never save this session
-	stored     bool     // an item exists under id
-	digest     uint64   // digest of the codec bytes last loaded or written
-	written    int64    // epoch seconds of the last write
-	expires    int64    // epoch seconds when the item expires
-	version    int64    // item version with optimistic locking
+	id         string // the ID the state describes (or the cookie's ID for a failed load)
+	loadFailed bool   // DynamoDB failed while loading: never save this session
+	stored     bool   // an item exists under id
+	digest     uint64 // digest of the codec bytes last loaded or written
+	written    int64  // epoch seconds of the last write
+	expires    int64  // epoch seconds when the item expires
+	version    int64  // item version with optimistic locking
 }
 
 // current reports whether the state describes a stored item under id.
