@@ -444,3 +444,17 @@ func TestResourceBasedPolicyModeWithoutSTS(t *testing.T) {
 	assert.Zero(t, x.STS.Stats().Calls, "no STS call")
 	assert.Zero(t, len(x.Gateway.Stats().Rejected))
 }
+
+// The credentials' own Timeout bounds an AssumeRole, whatever the caller's context.
+func TestAssumeRoleTimeoutOfItsOwn(t *testing.T) {
+	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
+	x.STS.SetLatency(time.Second)
+	_, creds := x.ours(t, func(o *dynamostore.CredentialsOptions) { o.Timeout = 200 * time.Millisecond })
+	start := time.Now()
+	_, err := creds.Retrieve(context.Background())
+	var renewalErr *dynamostore.RenewalError
+	require.ErrorAs(t, err, &renewalErr)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 800*time.Millisecond)
+	assert.False(t, renewalErr.NonRecoverable, "a timeout is transient")
+}

@@ -880,3 +880,34 @@ func (f *fixture) itemByKey(t *testing.T, key string) (map[string]types.Attribut
 	require.NoError(t, err)
 	return out.Item, out.Item != nil
 }
+
+// Regenerate whose DeleteItem of the old item fails: the new session is live and its cookie
+// set, and the *OpError says the old item remains.
+func TestRegenerateWithFailedDelete(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b := newBrowser()
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
+	require.NoError(t, err)
+	r := b.request(context.Background())
+	s, err := f.store.Get(r, cookieName)
+	require.NoError(t, err)
+	oldKey := f.keyOf(s.ID)
+	f.client.setFault(func(op string) error {
+		if op == "DeleteItem" {
+			return &types.InternalServerError{Message: ptr("boom")}
+		}
+		return nil
+	})
+	rec := httptest.NewRecorder()
+	err = f.store.Regenerate(r, rec, s)
+	f.client.setFault(nil)
+	var opErr *dynamostore.OpError
+	require.ErrorAs(t, err, &opErr)
+	assert.Equal(t, "DeleteItem", opErr.Op)
+	b.receive(rec)
+	now, err := b.load(t, f.store)
+	require.NoError(t, err)
+	assert.Equal(t, "ada", now.Values["user"], "the new session is live and the cookie points to it")
+	assert.NotEqual(t, oldKey, f.keyOf(now.ID))
+}
