@@ -106,6 +106,7 @@ type RenewalError struct {
 	Err            error
 }
 
+// Error implements error.
 func (e *RenewalError) Error() string {
 	hint := ""
 	if e.NonRecoverable {
@@ -114,6 +115,7 @@ func (e *RenewalError) Error() string {
 	return fmt.Sprintf("dynamostore: assume role %s: %v%s", e.RoleARN, e.Err, hint)
 }
 
+// Unwrap returns the underlying error, for errors.Is and errors.As.
 func (e *RenewalError) Unwrap() error { return e.Err }
 
 // Credentials is an aws.CredentialsProvider for a role in another account. It wraps

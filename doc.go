@@ -110,6 +110,10 @@ float64 numbers. Write your own Codec to use another format; it must be determin
 
 # Testing
 
-Package dynamostoretest starts AWS's DynamoDB Local for tests and creates a table per test.
+Package dynamostoretest starts AWS's DynamoDB Local for tests and creates a table per test. It
+also sets up the two accounts of CROSS-ACCOUNT.md on one machine: a local STS (with latency,
+errors and outages on demand) and a gateway that checks every request's signature and the
+role's policy as DynamoDB does. Tests that need DynamoDB Local skip with instructions where it
+is missing, and fail under CI=true.
 */
 package dynamostore

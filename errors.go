@@ -38,7 +38,10 @@ type ConfigError struct {
 	Err error // every problem found, joined
 }
 
+// Error implements error.
 func (e *ConfigError) Error() string { return "dynamostore: invalid options: " + e.Err.Error() }
+
+// Unwrap returns the underlying error, for errors.Is and errors.As.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // SizeError reports a session larger than the configured limit. It matches ErrTooLarge.
@@ -47,6 +50,7 @@ type SizeError struct {
 	Limit int // Options.MaxLength
 }
 
+// Error implements error.
 func (e *SizeError) Error() string {
 	return fmt.Sprintf("dynamostore: session too large: %d bytes exceeds the limit of %d (store less in the session, or raise WithMaxLength)", e.Size, e.Limit)
 }
@@ -62,9 +66,12 @@ type OpError struct {
 	Err   error
 }
 
+// Error implements error.
 func (e *OpError) Error() string {
 	return fmt.Sprintf("dynamostore: %s on table %s: %v", e.Op, e.Table, e.Err)
 }
+
+// Unwrap returns the underlying error, for errors.Is and errors.As.
 func (e *OpError) Unwrap() error { return e.Err }
 
 // CodecError reports values the codec could not encode, or stored bytes it could not decode.
@@ -73,7 +80,10 @@ type CodecError struct {
 	Err error
 }
 
+// Error implements error.
 func (e *CodecError) Error() string {
 	return fmt.Sprintf("dynamostore: cannot %s session values: %v", e.Op, e.Err)
 }
+
+// Unwrap returns the underlying error, for errors.Is and errors.As.
 func (e *CodecError) Unwrap() error { return e.Err }

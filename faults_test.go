@@ -119,9 +119,7 @@ func TestFaultMatrix(t *testing.T) {
 	for _, op := range operations() {
 		for _, fl := range faults() {
 			t.Run(op.name+"/"+fl.name, func(t *testing.T) {
-				b := newBrowser()
-				_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-				require.NoError(t, err)
+				b := f.withSession(t)
 				before := f.items()
 				loaded, err := b.load(t, f.store)
 				require.NoError(t, err)
@@ -229,9 +227,7 @@ func TestDeleteRacingSaveNeverResurrects(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	for round := 0; round < 20; round++ {
-		b := newBrowser()
-		_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-		require.NoError(t, err)
+		b := f.withSession(t)
 		saver, err := b.load(t, f.store)
 		require.NoError(t, err)
 		deleter, err := b.load(t, f.store)
@@ -265,9 +261,7 @@ func TestRegenerateRacingSaveLeavesOneLiveID(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	for round := 0; round < 20; round++ {
-		b := newBrowser()
-		_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-		require.NoError(t, err)
+		b := f.withSession(t)
 		regen, err := b.load(t, f.store)
 		require.NoError(t, err)
 		saver, err := b.load(t, f.store)

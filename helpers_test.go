@@ -150,6 +150,15 @@ func (f *fixture) newStore(opts ...dynamostore.Option) *dynamostore.Store {
 	return s
 }
 
+// withSession returns a browser whose stored session holds user=ada.
+func (f *fixture) withSession(t *testing.T) *browser {
+	t.Helper()
+	b := newBrowser()
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
+	require.NoError(t, err)
+	return b
+}
+
 // browser keeps cookies like a browser: it replays Set-Cookie headers into the next request.
 type browser struct {
 	cookies map[string]*http.Cookie

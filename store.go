@@ -109,13 +109,14 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 		return sess, nil
 	}
 	loaded, err := s.load(r.Context(), id)
+	var opErr *OpError
 	switch {
-	case err != nil && loaded == nil:
+	case errors.As(err, &opErr): // DynamoDB failed: the session may well exist
 		s.tracked.set(sess, &sessionState{id: id, loadFailed: true})
 		return sess, err
-	case err != nil:
+	case err != nil: // the item is unusable
 		return sess, err
-	case !loaded.found:
+	case loaded == nil: // no live session
 		return sess, nil
 	}
 	sess.ID = id
@@ -158,12 +159,8 @@ func (s *Store) Regenerate(r *http.Request, w http.ResponseWriter, sess *session
 func (s *Store) Delete(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
 	st := s.tracked.get(sess)
 	if id := st.deletable(sess.ID); id != "" {
-		_, err := s.client.DeleteItem(r.Context(), &dynamodb.DeleteItemInput{
-			TableName: &s.opts.TableName,
-			Key:       s.key(id),
-		})
-		if err != nil {
-			return s.opError("DeleteItem", err)
+		if err := s.deleteItem(r.Context(), id); err != nil {
+			return err
 		}
 	}
 	s.tracked.set(sess, &sessionState{})
@@ -226,12 +223,9 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 		s.tracked.set(sess, &next)
 		sess.ID = next.id
 		if stored { // Regenerate: the old ID must stop working.
-			if _, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-				TableName: &s.opts.TableName,
-				Key:       s.key(st.id),
-			}); err != nil {
-				s.setCookie(w, sess)
-				return s.opError("DeleteItem", err)
+			if err := s.deleteItem(ctx, st.id); err != nil {
+				_ = s.setCookie(w, sess) // the new session is live: point the cookie at it
+				return err
 			}
 		}
 	}
@@ -288,10 +282,20 @@ func cookieRejection(err error) string {
 	}
 }
 
-func (s *Store) key(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		s.opts.PartitionKey: &types.AttributeValueMemberS{Value: itemKey(s.opts.KeyPrefix, id)},
+// keyAttr is the DynamoDB key of the item whose key value is key (see itemKey).
+func (s *Store) keyAttr(key string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{s.opts.PartitionKey: &types.AttributeValueMemberS{Value: key}}
+}
+
+func (s *Store) deleteItem(ctx context.Context, id string) error {
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &s.opts.TableName,
+		Key:       s.keyAttr(itemKey(s.opts.KeyPrefix, id)),
+	})
+	if err != nil {
+		return s.opError("DeleteItem", err)
 	}
+	return nil
 }
 
 func (s *Store) opError(op string, err error) error {
@@ -300,43 +304,42 @@ func (s *Store) opError(op string, err error) error {
 }
 
 type loadResult struct {
-	found  bool
 	values map[any]any
 	state  sessionState
 }
 
-// load reads a session item. It returns (nil, err) when DynamoDB failed, (result, err) when
-// the item is unusable, and a result with found false when there is no live session.
+// load reads a session item. It returns nil and no error when there is no live session, an
+// *OpError when DynamoDB failed, and ErrInvalidItem or a *CodecError for an unusable item.
 func (s *Store) load(ctx context.Context, id string) (*loadResult, error) {
+	key := itemKey(s.opts.KeyPrefix, id)
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.opts.TableName,
-		Key:            s.key(id),
+		Key:            s.keyAttr(key),
 		ConsistentRead: s.opts.ConsistentRead,
 	})
 	if err != nil {
 		return nil, s.opError("GetItem", err)
 	}
 	if out.Item == nil {
-		return &loadResult{}, nil
+		return nil, nil
 	}
-	key := itemKey(s.opts.KeyPrefix, id)
 	st, body, err := s.parseItem(key, out.Item)
 	if err != nil {
 		s.opts.Logger.Warn("dynamostore: rejected stored session", "table", s.opts.TableName, "reason", err)
-		return &loadResult{}, fmt.Errorf("%w: %v", ErrInvalidItem, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalidItem, err)
 	}
 	// DynamoDB TTL deletes expired items only eventually (often days later): check here.
 	if now := s.opts.Clock().Unix(); st.expires <= now {
-		return &loadResult{}, nil
+		return nil, nil
 	}
 	values, err := s.opts.Codec.Decode(body)
 	if err != nil {
-		return &loadResult{}, &CodecError{Op: "decode", Err: err}
+		return nil, &CodecError{Op: "decode", Err: err}
 	}
 	st.id = id
 	st.stored = true
 	st.digest = digest(body)
-	return &loadResult{found: true, values: values, state: st}, nil
+	return &loadResult{values: values, state: st}, nil
 }
 
 // parseItem authenticates an item and returns its state and codec bytes.
@@ -359,7 +362,6 @@ func (s *Store) parseItem(key string, item map[string]types.AttributeValue) (ses
 	if attr, err := numberAttr(item, attrExpires); err == nil && attr < expires {
 		st.expires = attr
 	}
-	st.written, _ = numberAttr(item, attrWritten)
 	if s.opts.OptimisticLocking {
 		if st.version, err = numberAttr(item, attrVersion); err != nil {
 			st.version = 0 // written before locking was turned on
@@ -442,7 +444,7 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body []byt
 	}
 	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           &s.opts.TableName,
-		Key:                                 s.key(next.id),
+		Key:                                 s.keyAttr(key),
 		UpdateExpression:                    &set,
 		ConditionExpression:                 &cond,
 		ExpressionAttributeNames:            names,
@@ -482,7 +484,7 @@ type sessionState struct {
 	loadFailed bool   // DynamoDB failed while loading: never save this session
 	stored     bool   // an item exists under id
 	digest     uint64 // digest of the codec bytes last loaded or written
-	written    int64  // epoch seconds of the last write
+	written    int64  // epoch seconds of the last write (set for writes only)
 	expires    int64  // epoch seconds when the item expires
 	version    int64  // item version with optimistic locking
 }

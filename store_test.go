@@ -113,9 +113,7 @@ func TestItemLayoutAndHashedKey(t *testing.T) {
 func TestBadCookiesMakeNoCall(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	b := newBrowser()
-	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-	require.NoError(t, err)
+	b := f.withSession(t)
 	good := b.cookies[cookieName].Value
 
 	foreign := securecookie.New(hashKey2, nil)
@@ -165,13 +163,11 @@ func mustEncodeOtherName(t *testing.T) string {
 func TestKeyRotation(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, dynamostore.WithKeyPairs(hashKey1, blockKey1))
-	b := newBrowser()
-	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-	require.NoError(t, err)
+	b := f.withSession(t)
 	oldCookie := b.cookies[cookieName].Value
 
 	rotated := f.newStore(dynamostore.WithKeyPairs(hashKey2, nil, hashKey1, blockKey1))
-	_, err = b.visit(t, rotated, func(s *sessions.Session) bool {
+	_, err := b.visit(t, rotated, func(s *sessions.Session) bool {
 		assert.Equal(t, "ada", s.Values["user"], "old cookies and items still verify after rotation")
 		s.Values["visits"] = 1
 		return true
@@ -194,9 +190,7 @@ func TestKeyRotation(t *testing.T) {
 func TestExpiryIsCheckedOnRead(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, dynamostore.WithCookieOptions(sessions.Options{Path: "/", MaxAge: 600, HttpOnly: true, Secure: true}))
-	b := newBrowser()
-	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-	require.NoError(t, err)
+	b := f.withSession(t)
 
 	f.clock.Advance(599 * time.Second)
 	s, err := b.load(t, f.store)
@@ -240,11 +234,9 @@ func TestMaxAgeZeroIsBrowserSessionWithServerLifetime(t *testing.T) {
 func TestNegativeMaxAgeDeletes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	b := newBrowser()
-	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-	require.NoError(t, err)
+	b := f.withSession(t)
 	cookieBefore := b.cookies[cookieName]
-	_, err = b.visit(t, f.store, func(s *sessions.Session) bool { s.Options.MaxAge = -1; return true })
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Options.MaxAge = -1; return true })
 	require.NoError(t, err)
 	assert.Empty(t, f.items())
 	assert.Equal(t, -1, b.last.Cookies()[0].MaxAge)
@@ -260,9 +252,7 @@ func TestNegativeMaxAgeDeletes(t *testing.T) {
 func TestDynamoDBFailureDuringNewLosesNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	b := newBrowser()
-	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-	require.NoError(t, err)
+	b := f.withSession(t)
 	before := f.items()
 	cookie := b.cookies[cookieName].Value
 
@@ -348,9 +338,7 @@ func TestTouchIntervalIsCappedAtATenthOfTheLifetime(t *testing.T) {
 func TestSaveAfterDeleteDoesNotResurrect(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	b := newBrowser()
-	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-	require.NoError(t, err)
+	b := f.withSession(t)
 
 	slow, err := b.load(t, f.store) // a long request started before the logout
 	require.NoError(t, err)
@@ -371,9 +359,7 @@ func TestSaveAfterDeleteDoesNotResurrect(t *testing.T) {
 func TestSaveAfterExpiryDoesNotExtend(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, dynamostore.WithCookieOptions(sessions.Options{Path: "/", MaxAge: 60}))
-	b := newBrowser()
-	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-	require.NoError(t, err)
+	b := f.withSession(t)
 	s, err := b.load(t, f.store)
 	require.NoError(t, err)
 	f.clock.Advance(2 * time.Minute)
@@ -414,13 +400,11 @@ func TestOptimisticLocking(t *testing.T) {
 func TestTooLargeSessionIsRejectedAndStoredOneKept(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, dynamostore.WithMaxLength(4096))
-	b := newBrowser()
-	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-	require.NoError(t, err)
+	b := f.withSession(t)
 	before := f.items()
 	writes := f.client.writes()
 
-	_, err = b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["blob"] = strings.Repeat("x", 5000); return true })
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["blob"] = strings.Repeat("x", 5000); return true })
 	require.ErrorIs(t, err, dynamostore.ErrTooLarge)
 	var sizeErr *dynamostore.SizeError
 	require.ErrorAs(t, err, &sizeErr)
@@ -449,10 +433,8 @@ func TestValuesTheCodecCannotEncode(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, dynamostore.WithCodec(tc.codec))
-			b := newBrowser()
-			_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-			require.NoError(t, err)
-			_, err = b.visit(t, f.store, func(s *sessions.Session) bool { tc.set(s); return true })
+			b := f.withSession(t)
+			_, err := b.visit(t, f.store, func(s *sessions.Session) bool { tc.set(s); return true })
 			var codecErr *dynamostore.CodecError
 			require.ErrorAs(t, err, &codecErr)
 			assert.Equal(t, "encode", codecErr.Op)
@@ -538,11 +520,9 @@ func TestForeignCorruptAndMovedItemsAreRejected(t *testing.T) {
 func TestEditedExpiresAttributeDoesNotExtendTheSession(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, dynamostore.WithCookieOptions(sessions.Options{Path: "/", MaxAge: 60}))
-	b := newBrowser()
-	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-	require.NoError(t, err)
+	b := f.withSession(t)
 	key, _ := f.itemOf(t, b)
-	_, err = f.ddb.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+	_, err := f.ddb.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
 		TableName: &f.table, Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}},
 		UpdateExpression:          ptr("SET expires = :e"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":e": &types.AttributeValueMemberN{Value: "9999999999"}},
@@ -601,9 +581,7 @@ func TestRegenerate(t *testing.T) {
 func TestDelete(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	b := newBrowser()
-	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-	require.NoError(t, err)
+	b := f.withSession(t)
 
 	r := b.request(context.Background())
 	s, err := f.store.Get(r, cookieName)
@@ -781,9 +759,7 @@ func TestConcurrentClients(t *testing.T) {
 func TestConcurrentSavesOfOneSession(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	b := newBrowser()
-	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-	require.NoError(t, err)
+	b := f.withSession(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 50)
 	for i := 0; i < 50; i++ {
@@ -886,9 +862,7 @@ func (f *fixture) itemByKey(t *testing.T, key string) (map[string]types.Attribut
 func TestRegenerateWithFailedDelete(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	b := newBrowser()
-	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
-	require.NoError(t, err)
+	b := f.withSession(t)
 	r := b.request(context.Background())
 	s, err := f.store.Get(r, cookieName)
 	require.NoError(t, err)
@@ -910,4 +884,25 @@ func TestRegenerateWithFailedDelete(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ada", now.Values["user"], "the new session is live and the cookie points to it")
 	assert.NotEqual(t, oldKey, f.keyOf(now.ID))
+}
+
+// An authentic item that the codec cannot decode (the store switched codecs) gives a fresh
+// session and a *CodecError; saving that session writes a new item and leaves the old one.
+func TestItemTheCodecCannotDecode(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b := f.withSession(t)
+	oldKey, _ := f.itemOf(t, b)
+	switched := f.newStore(dynamostore.WithCodec(dynamostore.JSONCodec{}))
+	r := b.request(context.Background())
+	s, err := switched.New(r, cookieName)
+	var codecErr *dynamostore.CodecError
+	require.ErrorAs(t, err, &codecErr)
+	assert.Equal(t, "decode", codecErr.Op)
+	assert.True(t, s.IsNew)
+	s.Values["user"] = "ada"
+	require.NoError(t, switched.Save(r, httptest.NewRecorder(), s))
+	assert.NotEqual(t, oldKey, f.keyOf(s.ID))
+	_, oldThere := f.itemByKey(t, oldKey)
+	assert.True(t, oldThere, "the undecodable item is left as it was")
 }

@@ -32,6 +32,7 @@ type ARNError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *ARNError) Error() string {
 	return fmt.Sprintf("dynamostore: %q is not a DynamoDB table ARN: %s", e.Input, e.Reason)
 }

@@ -78,6 +78,16 @@ func (e *env) newTable(ctx context.Context) (string, error) {
 	return name, dynamostore.CreateTable(ctx, e.admin, name)
 }
 
+// newStore returns a store on a new table, talking to DynamoDB Local directly.
+func (e *env) newStore(ctx context.Context) (*dynamostore.Store, string, error) {
+	table, err := e.newTable(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	store, err := dynamostore.New(e.admin, dynamostore.WithTableName(table), dynamostore.WithKeyPairs(benchKey))
+	return store, table, err
+}
+
 func run(ctx context.Context, o options) error {
 	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
 	if endpoint == "" {
@@ -177,11 +187,7 @@ func machine() string {
 // warmUp runs load against DynamoDB Local until its JIT has settled, so that the first
 // scenario measured is not slower for being first.
 func warmUp(ctx context.Context, e *env) error {
-	table, err := e.newTable(ctx)
-	if err != nil {
-		return err
-	}
-	store, err := dynamostore.New(e.admin, dynamostore.WithTableName(table), dynamostore.WithKeyPairs(benchKey))
+	store, table, err := e.newStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -46,11 +46,7 @@ func (t throughput) perSecond() float64 { return float64(t.ops) / t.elapsed.Seco
 // the raw SDK's GetItem+PutItem of an item of the same size, and with the raw SDK making the
 // store's very calls.
 func overhead(ctx context.Context, e *env, o options, r *report) error {
-	table, err := e.newTable(ctx)
-	if err != nil {
-		return err
-	}
-	store, err := dynamostore.New(e.admin, dynamostore.WithTableName(table), dynamostore.WithKeyPairs(benchKey))
+	store, table, err := e.newStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -95,6 +95,8 @@ func (e *ddbError) Error() string { return e.code + ": " + e.message }
 
 const coral = "com.amazon.coral.service#"
 
+// ServeHTTP checks a DynamoDB request's signature, credentials and policy and, if all pass,
+// forwards it unchanged to DynamoDB Local; otherwise it answers with DynamoDB's error.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {

@@ -274,6 +274,9 @@ var stsFaults = map[string]int{
 	"InternalFailure": 500, "ServiceUnavailable": 503,
 }
 
+// ServeHTTP answers an AssumeRole request: injected faults first (latency, outage, error),
+// then the caller's signature, the parameters, the role's trust rule and ExternalId, and the
+// duration limits, each failure in STS's XML error form.
 func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls.Add(1)
 	n := s.inFlight.Add(1)
