@@ -1,6 +1,7 @@
 package dynamostore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -12,13 +13,22 @@ var (
 	// Nothing was written; the stored session is unchanged.
 	ErrTooLarge = errors.New("dynamostore: session too large")
 
-	// ErrConflict means optimistic locking is on and the stored session changed after this
-	// copy was loaded. Nothing was written; reload the session and apply the change again.
+	// ErrConflict means optimistic locking is on and another request wrote the session after
+	// this copy was loaded. This write was not applied (a write of this very call that the SDK
+	// retried is recognised and reported as success, never as a conflict), so reloading the
+	// session and applying the change again applies it once.
 	ErrConflict = errors.New("dynamostore: session changed since it was loaded")
 
 	// ErrSessionGone means the session was deleted (a logout in another request) or expired
 	// after it was loaded. Nothing was written, so the session is not brought back.
 	ErrSessionGone = errors.New("dynamostore: session was deleted or expired since it was loaded")
+
+	// ErrOutcomeUnknown is matched by an *OpError of a write that failed in a way that does
+	// not tell whether DynamoDB applied it (a lost answer, then a failed retry), when the read
+	// that the store makes to find out failed too. The stored session holds either the state
+	// before the call or the state the call wrote, nothing else. Reload the session to see
+	// which before applying a change that must not happen twice.
+	ErrOutcomeUnknown = errors.New("dynamostore: the write may or may not have been applied")
 
 	// ErrLoadFailed is returned by Save for a session whose load from DynamoDB failed.
 	// Saving it would replace the user's cookie and lose the stored session, so neither the
@@ -60,19 +70,49 @@ func (e *SizeError) Is(target error) bool { return target == ErrTooLarge }
 
 // OpError reports a failed DynamoDB call. Unwrap it with errors.As to reach the SDK's typed
 // error, for example *types.ProvisionedThroughputExceededException or smithy.APIError.
+//
+// A failed write has not been applied unless OutcomeUnknown is set: when the error does not
+// prove that DynamoDB refused the write, the store reads the item back once to find out,
+// reports a write that did land as success, and sets OutcomeUnknown only when that read fails
+// too.
 type OpError struct {
 	Op    string // GetItem, PutItem, UpdateItem or DeleteItem
 	Table string // table name or ARN
 	Err   error
+	// OutcomeUnknown means the write may or may not have been applied (see ErrOutcomeUnknown).
+	OutcomeUnknown bool
 }
 
 // Error implements error.
 func (e *OpError) Error() string {
+	if e.OutcomeUnknown {
+		return fmt.Sprintf("dynamostore: %s on table %s failed and may or may not have been applied: %v", e.Op, e.Table, e.Err)
+	}
 	return fmt.Sprintf("dynamostore: %s on table %s: %v", e.Op, e.Table, e.Err)
 }
 
 // Unwrap returns the underlying error, for errors.Is and errors.As.
 func (e *OpError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrOutcomeUnknown) true when OutcomeUnknown is set.
+func (e *OpError) Is(target error) bool { return target == ErrOutcomeUnknown && e.OutcomeUnknown }
+
+// Retryable reports whether the same request may succeed later: DynamoDB throttled it, failed
+// with a 5xx answer, could not be reached, timed out, or the credentials could not be renewed
+// for a reason that can pass (an STS outage). It is false for access denied, a missing table,
+// validation errors, a cancelled request and an unknown outcome (reload first, see
+// ErrOutcomeUnknown). The SDK has already retried transient errors by the time the store
+// returns one, so retry later (for example on the user's next request), not in a tight loop.
+func (e *OpError) Retryable() bool {
+	var renewal *RenewalError
+	switch {
+	case e.OutcomeUnknown, errors.Is(e.Err, context.Canceled):
+		return false
+	case errors.As(e.Err, &renewal):
+		return !renewal.NonRecoverable
+	}
+	return transient(e.Err) || errors.Is(e.Err, context.DeadlineExceeded)
+}
 
 // CodecError reports values the codec could not encode, or stored bytes it could not decode.
 type CodecError struct {

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 )
 
 // Attribute names of a session item. The hash key's name is Options.PartitionKey.
@@ -54,19 +55,27 @@ func itemKey(prefix, id string) string {
 
 // The data attribute is an envelope:
 //
-//	version(1) flags(1) expires(8, big endian epoch seconds) [nonce(12)] body mac(32)
+//	version(1) flags(1) expires(8, big endian epoch seconds) token(8) [nonce(12)] body mac(32)
 //
 // mac is HMAC-SHA256, under a key derived from a hash key, over the item key followed by
 // everything before the mac, so an envelope cannot be moved to another item. With a block
 // key, body is AES-GCM ciphertext (the item key is its additional data); otherwise it is the
 // codec's bytes. The expiry inside is authenticated: whoever can write the table cannot
 // extend a session's life by editing the expires attribute.
+//
+// token is random for every write, so no two writes produce the same envelope: when a
+// conditional write fails because the SDK retried it after DynamoDB had already applied it,
+// the store recognises its own write in the item DynamoDB returns (see confirm.go).
+// Version 1 envelopes, written before the token existed, are still read.
 const (
-	envelopeVersion = 1
-	flagEncrypted   = 1
-	headerLength    = 1 + 1 + 8
-	macLength       = sha256.Size
-	nonceLength     = 12
+	envelopeVersion1 = 1
+	envelopeVersion  = 2
+	flagEncrypted    = 1
+	headerLength1    = 1 + 1 + 8
+	headerLength     = headerLength1 + tokenLength
+	tokenLength      = 8
+	macLength        = sha256.Size
+	nonceLength      = 12
 )
 
 var errEnvelope = errors.New("malformed envelope")
@@ -115,23 +124,36 @@ func (s *sealer) sealedLength(n int) int {
 	return size
 }
 
-func (s *sealer) seal(key string, expires int64, body []byte) ([]byte, error) {
+// seal returns the envelope of body for the item key, and the random token it carries.
+func (s *sealer) seal(key string, expires int64, body []byte) (env []byte, token uint64, err error) {
 	k := s.keys[0]
+	token = newToken()
 	out := make([]byte, headerLength, s.sealedLength(len(body)))
 	out[0] = envelopeVersion
 	binary.BigEndian.PutUint64(out[2:], uint64(expires))
+	binary.BigEndian.PutUint64(out[headerLength1:], token)
 	if k.aead != nil {
 		out[1] = flagEncrypted
-		nonce := make([]byte, nonceLength)
+		nonce := out[headerLength : headerLength+nonceLength]
 		if _, err := rand.Read(nonce); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrRandom, err)
+			return nil, 0, fmt.Errorf("%w: %v", ErrRandom, err)
 		}
-		out = append(out, nonce...)
+		out = out[:headerLength+nonceLength]
 		out = k.aead.Seal(out, nonce, body, []byte(key))
 	} else {
 		out = append(out, body...)
 	}
-	return appendMAC(out, k.mac, key), nil
+	return appendMAC(out, k.mac, key), token, nil
+}
+
+// newToken returns a non-zero random write token. It needs to be unique, not secret: an
+// envelope with someone else's token still fails the MAC.
+func newToken() uint64 {
+	for {
+		if t := mrand.Uint64(); t != 0 {
+			return t
+		}
+	}
 }
 
 func appendMAC(out, macKey []byte, key string) []byte {
@@ -141,10 +163,28 @@ func appendMAC(out, macKey []byte, key string) []byte {
 	return m.Sum(out)
 }
 
+// opened is an authenticated envelope.
+type opened struct {
+	expires int64
+	token   uint64 // zero for a version 1 envelope
+	body    []byte
+}
+
 // open verifies the envelope with each key pair in turn and only then decrypts it.
-func (s *sealer) open(key string, env []byte) (expires int64, body []byte, err error) {
-	if len(env) < headerLength+macLength || env[0] != envelopeVersion {
-		return 0, nil, errEnvelope
+func (s *sealer) open(key string, env []byte) (opened, error) {
+	if len(env) < headerLength1+macLength {
+		return opened{}, errEnvelope
+	}
+	header := headerLength
+	switch env[0] {
+	case envelopeVersion:
+		if len(env) < headerLength+macLength {
+			return opened{}, errEnvelope
+		}
+	case envelopeVersion1:
+		header = headerLength1
+	default:
+		return opened{}, errEnvelope
 	}
 	signed, mac := env[:len(env)-macLength], env[len(env)-macLength:]
 	for _, k := range s.keys {
@@ -154,19 +194,24 @@ func (s *sealer) open(key string, env []byte) (expires int64, body []byte, err e
 		if !hmac.Equal(m.Sum(nil), mac) {
 			continue
 		}
-		expires = int64(binary.BigEndian.Uint64(signed[2:headerLength]))
-		payload := signed[headerLength:]
+		o := opened{expires: int64(binary.BigEndian.Uint64(signed[2:headerLength1]))}
+		if header == headerLength {
+			o.token = binary.BigEndian.Uint64(signed[headerLength1:headerLength])
+		}
+		payload := signed[header:]
 		if signed[1]&flagEncrypted == 0 {
-			return expires, payload, nil
+			o.body = payload
+			return o, nil
 		}
 		if k.aead == nil || len(payload) < nonceLength {
-			return 0, nil, errEnvelope
+			return opened{}, errEnvelope
 		}
-		body, err = k.aead.Open(nil, payload[:nonceLength], payload[nonceLength:], []byte(key))
+		body, err := k.aead.Open(nil, payload[:nonceLength], payload[nonceLength:], []byte(key))
 		if err != nil {
-			return 0, nil, errEnvelope
+			return opened{}, errEnvelope
 		}
-		return expires, body, nil
+		o.body = body
+		return o, nil
 	}
-	return 0, nil, errors.New("no key pair authenticates the item")
+	return opened{}, errors.New("no key pair authenticates the item")
 }

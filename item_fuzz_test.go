@@ -59,7 +59,7 @@ func FuzzItem(f *testing.F) {
 		expires := time.Now().Add(time.Hour).Unix()
 		env := data
 		if sealed {
-			if env, err = store.sealer.seal(key, expires, data); err != nil {
+			if env, _, err = store.sealer.seal(key, expires, data); err != nil {
 				t.Fatal(err)
 			}
 		}

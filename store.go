@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -181,13 +180,6 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 	if st != nil && st.loadFailed {
 		return fmt.Errorf("%w: session %q", ErrLoadFailed, sess.Name())
 	}
-	body, err := s.opts.Codec.Encode(sess.Values)
-	if err != nil {
-		return &CodecError{Op: "encode", Err: err}
-	}
-	if size := s.sealer.sealedLength(len(body)); size > s.opts.MaxLength {
-		return &SizeError{Size: size, Limit: s.opts.MaxLength}
-	}
 	if sess.Options == nil {
 		opts := s.opts.Cookie
 		sess.Options = &opts
@@ -195,17 +187,33 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 	now := s.opts.Clock()
 	lifetime := s.lifetime(sess.Options)
 	next := sessionState{
-		digest:  digest(body),
 		written: now.Unix(),
 		expires: now.Add(lifetime).Unix(),
 		version: 1,
 		stored:  true,
 	}
-
 	stored := st.current(sess.ID)
+	fp, walked := s.valuesFingerprint(sess.Values)
+	if walked {
+		next.fp = fp
+		if stored && !regenerate && st.unchanged(next, s.touchInterval(lifetime)) {
+			return s.setCookie(w, sess) // same values, and the expiry is fresh enough
+		}
+	}
+	body, err := s.opts.Codec.Encode(sess.Values)
+	if err != nil {
+		return &CodecError{Op: "encode", Err: err}
+	}
+	if size := s.sealer.sealedLength(len(body)); size > s.opts.MaxLength {
+		return &SizeError{Size: size, Limit: s.opts.MaxLength}
+	}
+	if !walked {
+		next.fp = bytesFingerprint(body)
+	}
+
 	switch {
 	case stored && !regenerate && st.unchanged(next, s.touchInterval(lifetime)):
-		// Nothing to write: same values, and the expiry is fresh enough.
+		// Nothing to write (a custom codec's bytes are unchanged).
 	case stored && !regenerate:
 		next.id = sess.ID
 		next.version = st.version + 1
@@ -220,14 +228,17 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 		if err := s.create(ctx, &next, body); err != nil {
 			return err
 		}
-		s.tracked.set(sess, &next)
-		sess.ID = next.id
-		if stored { // Regenerate: the old ID must stop working.
+		if stored { // Regenerate: the old ID must stop working, or nothing changes.
 			if err := s.deleteItem(ctx, st.id); err != nil {
-				_ = s.setCookie(w, sess) // the new session is live: point the cookie at it
+				// Roll back, so the caller's session and cookie stay exactly as they were. If
+				// this delete fails too, the new item is unreachable (no cookie carries its
+				// ID) and TTL removes it.
+				_ = s.deleteItem(ctx, next.id)
 				return err
 			}
 		}
+		s.tracked.set(sess, &next)
+		sess.ID = next.id
 	}
 	return s.setCookie(w, sess)
 }
@@ -288,12 +299,13 @@ func (s *Store) keyAttr(key string) map[string]types.AttributeValue {
 }
 
 func (s *Store) deleteItem(ctx context.Context, id string) error {
+	key := itemKey(s.opts.KeyPrefix, id)
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: &s.opts.TableName,
-		Key:       s.keyAttr(itemKey(s.opts.KeyPrefix, id)),
+		Key:       s.keyAttr(key),
 	})
 	if err != nil {
-		return s.opError("DeleteItem", err)
+		return s.confirmDelete(ctx, key, err)
 	}
 	return nil
 }
@@ -338,7 +350,11 @@ func (s *Store) load(ctx context.Context, id string) (*loadResult, error) {
 	}
 	st.id = id
 	st.stored = true
-	st.digest = digest(body)
+	if fp, ok := s.valuesFingerprint(values); ok {
+		st.fp = fp
+	} else {
+		st.fp = bytesFingerprint(body)
+	}
 	return &loadResult{values: values, state: st}, nil
 }
 
@@ -352,14 +368,14 @@ func (s *Store) parseItem(key string, item map[string]types.AttributeValue) (ses
 	if len(data.Value) > MaxItemLength {
 		return st, nil, fmt.Errorf("attribute %q has %d bytes", attrData, len(data.Value))
 	}
-	expires, body, err := s.sealer.open(key, data.Value)
+	env, err := s.sealer.open(key, data.Value)
 	if err != nil {
 		return st, nil, err
 	}
 	// The expires attribute is for TTL; the authenticated copy decides, unless the attribute
 	// was set earlier (then TTL is about to remove the item anyway).
-	st.expires = expires
-	if attr, err := numberAttr(item, attrExpires); err == nil && attr < expires {
+	st.expires, st.token = env.expires, env.token
+	if attr, err := numberAttr(item, attrExpires); err == nil && attr < env.expires {
 		st.expires = attr
 	}
 	if s.opts.OptimisticLocking {
@@ -367,7 +383,7 @@ func (s *Store) parseItem(key string, item map[string]types.AttributeValue) (ses
 			st.version = 0 // written before locking was turned on
 		}
 	}
-	return st, body, nil
+	return st, env.body, nil
 }
 
 func numberAttr(item map[string]types.AttributeValue, name string) (int64, error) {
@@ -378,11 +394,13 @@ func numberAttr(item map[string]types.AttributeValue, name string) (int64, error
 	return strconv.ParseInt(n.Value, 10, 64)
 }
 
+// item seals body into a new item for key and records the write's token in st.
 func (s *Store) item(key string, st *sessionState, body []byte) (map[string]types.AttributeValue, error) {
-	env, err := s.sealer.seal(key, st.expires, body)
+	env, token, err := s.sealer.seal(key, st.expires, body)
 	if err != nil {
 		return nil, err
 	}
+	st.token = token
 	item := map[string]types.AttributeValue{
 		s.opts.PartitionKey: &types.AttributeValueMemberS{Value: key},
 		attrData:            &types.AttributeValueMemberB{Value: env},
@@ -396,6 +414,8 @@ func (s *Store) item(key string, st *sessionState, body []byte) (map[string]type
 }
 
 // create writes a brand-new item; the condition makes sure it can never replace another.
+// A failed condition is success only if the item there is this very write (the SDK retried
+// a PutItem whose answer was lost); an item of anyone else is never overwritten.
 func (s *Store) create(ctx context.Context, next *sessionState, body []byte) error {
 	key := itemKey(s.opts.KeyPrefix, next.id)
 	item, err := s.item(key, next, body)
@@ -403,19 +423,27 @@ func (s *Store) create(ctx context.Context, next *sessionState, body []byte) err
 		return err
 	}
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                &s.opts.TableName,
-		Item:                     item,
-		ConditionExpression:      strPtr("attribute_not_exists(#k)"),
-		ExpressionAttributeNames: map[string]string{"#k": s.opts.PartitionKey},
+		TableName:                           &s.opts.TableName,
+		Item:                                item,
+		ConditionExpression:                 strPtr("attribute_not_exists(#k)"),
+		ExpressionAttributeNames:            map[string]string{"#k": s.opts.PartitionKey},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if err != nil {
-		return s.opError("PutItem", err)
+	var failed *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &failed):
+		return s.confirm(ctx, "PutItem", key, item, 0, err)
+	case sameWrite(failed.Item, item):
+		return nil // our own write, applied by an earlier attempt of this call
 	}
-	return nil
+	return s.opError("PutItem", fmt.Errorf("%w: %w", errKeyTaken, err))
 }
 
 // update rewrites a loaded item, only while it exists, has not expired and (with optimistic
-// locking) still has the version that was loaded.
+// locking) still has the version that was loaded. A failed condition is success if the item
+// holds this very write (an SDK retry after a lost answer).
 func (s *Store) update(ctx context.Context, prev, next *sessionState, body []byte) error {
 	key := itemKey(s.opts.KeyPrefix, next.id)
 	item, err := s.item(key, next, body)
@@ -456,12 +484,13 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body []byt
 	case err == nil:
 		return nil
 	case !errors.As(err, &failed):
-		return s.opError("UpdateItem", err)
-	}
-	// Tell a deleted or expired session from a concurrent write.
-	if failed.Item == nil {
+		return s.confirm(ctx, "UpdateItem", key, item, prev.token, err)
+	case sameWrite(failed.Item, item):
+		return nil // our own write, applied by an earlier attempt of this call
+	case failed.Item == nil:
 		return ErrSessionGone
 	}
+	// Tell an expired session from a concurrent write.
 	if expires, err := numberAttr(failed.Item, attrExpires); err != nil || expires <= next.written {
 		return ErrSessionGone
 	}
@@ -470,23 +499,16 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body []byt
 
 func strPtr(s string) *string { return &s }
 
-// digestSeed is random per process, so no one can aim for a collision (which would only skip
-// a write, the values being unchanged as far as the store could tell).
-var digestSeed = maphash.MakeSeed()
-
-// digest fingerprints codec bytes for change detection; it is much cheaper than SHA-256 on
-// large sessions, and nothing but equality is asked of it.
-func digest(body []byte) uint64 { return maphash.Bytes(digestSeed, body) }
-
 // sessionState is what the store remembers about a session between New and Save.
 type sessionState struct {
-	id         string // the ID the state describes (or the cookie's ID for a failed load)
-	loadFailed bool   // DynamoDB failed while loading: never save this session
-	stored     bool   // an item exists under id
-	digest     uint64 // digest of the codec bytes last loaded or written
-	written    int64  // epoch seconds of the last write (set for writes only)
-	expires    int64  // epoch seconds when the item expires
-	version    int64  // item version with optimistic locking
+	id         string      // the ID the state describes (or the cookie's ID for a failed load)
+	loadFailed bool        // DynamoDB failed while loading: never save this session
+	stored     bool        // an item exists under id
+	fp         fingerprint // of the values last loaded or written (see digest.go)
+	token      uint64      // the write token of the stored envelope (zero for version 1)
+	written    int64       // epoch seconds of the last write (set for writes only)
+	expires    int64       // epoch seconds when the item expires
+	version    int64       // item version with optimistic locking
 }
 
 // current reports whether the state describes a stored item under id.
@@ -510,7 +532,7 @@ func (st *sessionState) deletable(id string) string {
 // than the touch interval.
 func (st *sessionState) unchanged(next sessionState, touch time.Duration) bool {
 	drift := time.Duration(next.expires-st.expires) * time.Second
-	return st.digest == next.digest && drift < touch && drift > -touch
+	return st.fp.equal(next.fp) && drift < touch && drift > -touch
 }
 
 // tracker maps sessions to their state without keeping them alive and without touching

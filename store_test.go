@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -857,18 +858,20 @@ func (f *fixture) itemByKey(t *testing.T, key string) (map[string]types.Attribut
 	return out.Item, out.Item != nil
 }
 
-// Regenerate whose DeleteItem of the old item fails: the new session is live and its cookie
-// set, and the *OpError says the old item remains.
-func TestRegenerateWithFailedDelete(t *testing.T) {
+// Regenerate whose DeleteItem of the old item fails: it rolls back. The *OpError says why, no
+// cookie is set, the session keeps its ID and values, and the new item is deleted again, so
+// the table holds exactly what it held before.
+func TestRegenerateWithFailedDeleteRollsBack(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	b := f.withSession(t)
 	r := b.request(context.Background())
 	s, err := f.store.Get(r, cookieName)
 	require.NoError(t, err)
-	oldKey := f.keyOf(s.ID)
+	oldID, oldKey := s.ID, f.keyOf(s.ID)
+	var deletes atomic.Int64
 	f.client.setFault(func(op string) error {
-		if op == "DeleteItem" {
+		if op == "DeleteItem" && deletes.Add(1) == 1 {
 			return &types.InternalServerError{Message: ptr("boom")}
 		}
 		return nil
@@ -879,11 +882,17 @@ func TestRegenerateWithFailedDelete(t *testing.T) {
 	var opErr *dynamostore.OpError
 	require.ErrorAs(t, err, &opErr)
 	assert.Equal(t, "DeleteItem", opErr.Op)
+	assert.False(t, opErr.OutcomeUnknown, "the store read the old item back: it is still there")
+	assert.Empty(t, rec.Result().Cookies(), "no cookie for a failed Regenerate")
+	assert.Equal(t, oldID, s.ID, "the session keeps its ID")
+	items := f.items()
+	require.Len(t, items, 1, "the new item was deleted again")
+	assert.Equal(t, oldKey, items[0]["id"].(*types.AttributeValueMemberS).Value)
 	b.receive(rec)
 	now, err := b.load(t, f.store)
 	require.NoError(t, err)
-	assert.Equal(t, "ada", now.Values["user"], "the new session is live and the cookie points to it")
-	assert.NotEqual(t, oldKey, f.keyOf(now.ID))
+	assert.Equal(t, "ada", now.Values["user"])
+	assert.Equal(t, oldID, now.ID)
 }
 
 // An authentic item that the codec cannot decode (the store switched codecs) gives a fresh

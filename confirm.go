@@ -1,0 +1,136 @@
+package dynamostore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+)
+
+// Retry-safe writes.
+//
+// The SDK retries a call whose answer did not arrive (a reset connection, a timeout, a 500)
+// and DynamoDB may have applied the first attempt. Every write of the store is conditional,
+// so such a retry fails its own condition against the item that the first attempt wrote.
+// Every envelope carries a random write token (item.go), and every conditional write asks for
+// the item it failed against (ReturnValuesOnConditionCheckFailure = ALL_OLD), so the store
+// recognises its own write there and reports success (create and update in store.go).
+//
+// When a write fails with an error that does not say whether DynamoDB applied it, confirm
+// reads the item once, strongly consistent, and reports what it finds: this write (success),
+// the state the write replaced (a definite failure), or neither (ErrOutcomeUnknown). The read
+// happens only after a failure, never on the success path.
+
+// errKeyTaken is wrapped by the *OpError of a create that found another item under its key.
+var errKeyTaken = errors.New("another item already has the new session's key; nothing was written")
+
+// sameWrite reports whether item holds the envelope of sent: the random token in every
+// envelope makes that true only for the very same write.
+func sameWrite(item, sent map[string]types.AttributeValue) bool {
+	have, ok := item[attrData].(*types.AttributeValueMemberB)
+	if !ok {
+		return false
+	}
+	want := sent[attrData].(*types.AttributeValueMemberB)
+	return bytes.Equal(have.Value, want.Value)
+}
+
+// confirm finds out what a failed PutItem or UpdateItem left in the table. sent is the item
+// the write sent; prevToken is the token of the envelope it replaced (zero for a create).
+func (s *Store) confirm(ctx context.Context, op, key string, sent map[string]types.AttributeValue, prevToken uint64, callErr error) error {
+	opErr := &OpError{Op: op, Table: s.opts.TableName, Err: callErr}
+	if definite(callErr) {
+		return s.logged(opErr)
+	}
+	item, err := s.reread(ctx, key)
+	if err != nil {
+		opErr.OutcomeUnknown = true
+		return s.logged(opErr)
+	}
+	switch {
+	case sameWrite(item, sent):
+		s.opts.Logger.Info("dynamostore: write confirmed after an error", "op", op, "table", s.opts.TableName, "error", callErr)
+		return nil
+	case item == nil && prevToken == 0 && op == "PutItem":
+		return s.logged(opErr) // nothing there: the create did not happen
+	case item == nil:
+		return errors.Join(ErrSessionGone, s.logged(opErr))
+	}
+	if st, _, err := s.parseItem(key, item); err == nil && st.token == prevToken && prevToken != 0 {
+		return s.logged(opErr) // the item is as it was: the update did not happen
+	}
+	opErr.OutcomeUnknown = true // someone else's write: ours may have come before it
+	return s.logged(opErr)
+}
+
+// confirmDelete finds out whether a failed DeleteItem removed the item after all.
+func (s *Store) confirmDelete(ctx context.Context, key string, callErr error) error {
+	opErr := &OpError{Op: "DeleteItem", Table: s.opts.TableName, Err: callErr}
+	if definite(callErr) {
+		return s.logged(opErr)
+	}
+	item, err := s.reread(ctx, key)
+	switch {
+	case err != nil:
+		opErr.OutcomeUnknown = true
+	case item == nil:
+		s.opts.Logger.Info("dynamostore: delete confirmed after an error", "table", s.opts.TableName, "error", callErr)
+		return nil
+	}
+	return s.logged(opErr)
+}
+
+// reread reads an item strongly consistent, whatever WithConsistentRead says: the answer
+// must include the write in question.
+func (s *Store) reread(ctx context.Context, key string) (map[string]types.AttributeValue, error) {
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.opts.TableName,
+		Key:            s.keyAttr(key),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Item, nil
+}
+
+func (s *Store) logged(e *OpError) *OpError {
+	s.opts.Logger.Warn("dynamostore: DynamoDB call failed", "op", e.Op, "table", e.Table,
+		"outcome_unknown", e.OutcomeUnknown, "error", e.Err)
+	return e
+}
+
+// definite reports errors that prove DynamoDB did not apply the write: an API error that the
+// SDK does not retry (access denied, validation, missing table, rejected credentials) comes
+// from the only attempt, and a credentials failure stops the request before it is sent.
+// Anything else (a network error, a timeout, a 5xx or throttling answer, retries exhausted)
+// may follow an earlier attempt that DynamoDB applied.
+func definite(err error) bool {
+	var renewal *RenewalError
+	if errors.As(err, &renewal) {
+		return true
+	}
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && !transient(err) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// retryables is the SDK's own classification, plus the codes of DynamoDB's 5xx answers for
+// errors that do not carry their HTTP status (from a DAX client or a fake).
+var retryables = retry.IsErrorRetryables(append(append([]retry.IsErrorRetryable{}, retry.DefaultRetryables...),
+	retry.RetryableErrorCode{Codes: map[string]struct{}{
+		"InternalServerError": {}, "InternalFailure": {}, "ServiceUnavailable": {}, "ThrottlingException": {},
+	}}))
+
+// transient reports errors that the same call can overcome later: throttling, 5xx answers,
+// network errors and timeouts.
+func transient(err error) bool {
+	return retryables.IsErrorRetryable(err) == aws.TrueTernary
+}
