@@ -1,0 +1,209 @@
+package dynamostore_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/gorilla/sessions"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dynamostore/dynamostore"
+	"github.com/dynamostore/dynamostore/dynamostoretest"
+)
+
+// newNetFixture is a fixture whose store reaches DynamoDB Local through a FaultTransport, with
+// the SDK's own retries (three attempts); f.ddb stays a clean client for looking at the table.
+func newNetFixture(t *testing.T, opts ...dynamostore.Option) (*fixture, *dynamostoretest.FaultTransport) {
+	t.Helper()
+	ft, err := dynamostoretest.NewFaultTransport(nil, dynamostoretest.FaultOptions{})
+	require.NoError(t, err)
+	clean := dynamostoretest.Client(t)
+	faulty := dynamostoretest.Client(t, func(o *dynamodb.Options) { o.HTTPClient = &http.Client{Transport: ft} })
+	f := &fixture{t: t, ddb: clean, client: &recordingClient{inner: faulty}, table: dynamostoretest.NewTable(t, clean), clock: newClock()}
+	f.store = f.newStore(opts...)
+	return f, ft
+}
+
+// stored returns the session values stored for the browser's cookie.
+func (f *fixture) stored(t *testing.T, b *browser) map[any]any {
+	t.Helper()
+	s, err := b.load(t, f.store)
+	require.NoError(t, err)
+	require.False(t, s.IsNew, "the browser's session must be stored")
+	return s.Values
+}
+
+// The answer of the PutItem that creates a session is lost; the SDK retries, and the retry
+// fails attribute_not_exists against the item the first attempt wrote. Before retry-safe
+// writes, Save returned an *OpError (ConditionalCheckFailedException), set no cookie and left
+// an orphaned item: the user was logged out as they logged in.
+func TestLostAnswerOfCreateIsSuccess(t *testing.T) {
+	t.Parallel()
+	f, ft := newNetFixture(t)
+	ft.Inject("PutItem", dynamostoretest.FaultLostAnswer)
+	b := newBrowser()
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, ft.Stats().Injected[dynamostoretest.FaultLostAnswer])
+	assert.EqualValues(t, 0, f.client.gets.Load(), "no extra call: the retry's own answer told")
+	assert.Equal(t, "ada", f.stored(t, b)["user"])
+	assert.Len(t, f.items(), 1, "one item, no orphan")
+}
+
+// The same for Regenerate, so for every login.
+func TestLostAnswerOfRegenerateIsSuccess(t *testing.T) {
+	t.Parallel()
+	f, ft := newNetFixture(t)
+	b := f.withSession(t)
+	r := b.request(context.Background())
+	s, err := f.store.Get(r, cookieName)
+	require.NoError(t, err)
+	oldID := s.ID
+	ft.Inject("PutItem", dynamostoretest.FaultLostAnswer)
+	ft.Inject("DeleteItem", dynamostoretest.FaultLostAnswer)
+	rec := httptest.NewRecorder()
+	require.NoError(t, f.store.Regenerate(r, rec, s))
+	b.receive(rec)
+	assert.NotEqual(t, oldID, s.ID)
+	assert.Equal(t, "ada", f.stored(t, b)["user"])
+	_, oldThere := f.itemByKey(t, f.keyOf(oldID))
+	assert.False(t, oldThere, "the old ID no longer works")
+	assert.Len(t, f.items(), 1)
+}
+
+// With optimistic locking, the answer of an UpdateItem is lost and the retry fails
+// version = :pv against the item it wrote itself. Before, Save returned ErrConflict, whose
+// advice (reload and apply again) incremented the counter twice.
+func TestLostAnswerOfLockedUpdateIsAppliedOnce(t *testing.T) {
+	t.Parallel()
+	f, ft := newNetFixture(t, dynamostore.WithOptimisticLocking(true))
+	b := newBrowser()
+	increment := func(s *sessions.Session) bool {
+		n, _ := s.Values["n"].(int)
+		s.Values["n"] = n + 1
+		return true
+	}
+	_, err := b.visit(t, f.store, increment)
+	require.NoError(t, err)
+	ft.Inject("UpdateItem", dynamostoretest.FaultLostAnswer)
+	_, err = b.visit(t, f.store, increment)
+	require.NoError(t, err, "our own retried write is no conflict")
+	_, err = b.visit(t, f.store, increment)
+	require.NoError(t, err)
+	assert.Equal(t, 3, f.stored(t, b)["n"], "three increments, each applied once")
+	_, item := f.itemOf(t, b)
+	assert.Equal(t, "3", item["version"].(*types.AttributeValueMemberN).Value)
+}
+
+// Without locking, a retried UpdateItem passes its condition again: the write is applied once
+// in effect, and DeleteItem is idempotent.
+func TestLostAnswerOfUpdateAndDelete(t *testing.T) {
+	t.Parallel()
+	f, ft := newNetFixture(t)
+	b := f.withSession(t)
+	ft.Inject("UpdateItem", dynamostoretest.FaultLostAnswer)
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
+	require.NoError(t, err)
+	assert.Equal(t, "eve", f.stored(t, b)["user"])
+
+	ft.Inject("DeleteItem", dynamostoretest.FaultLostAnswer)
+	r := b.request(context.Background())
+	s, err := f.store.Get(r, cookieName)
+	require.NoError(t, err)
+	require.NoError(t, f.store.Delete(r, httptest.NewRecorder(), s))
+	assert.Empty(t, f.items())
+}
+
+// The write landed, then every retry failed: the SDK gives up with an error although the
+// session is stored. The store reads the item once, finds its own write and reports success.
+func TestWriteAppliedThenRetriesFailedIsConfirmed(t *testing.T) {
+	t.Parallel()
+	f, ft := newNetFixture(t, dynamostore.WithOptimisticLocking(true))
+	ft.Inject("PutItem", dynamostoretest.FaultLostAnswer, dynamostoretest.FaultServerError, dynamostoretest.FaultReset)
+	b := newBrowser()
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, f.client.gets.Load(), "one confirming read after the failure")
+	assert.Equal(t, "ada", f.stored(t, b)["user"])
+
+	ft.Inject("UpdateItem", dynamostoretest.FaultLostAnswer, dynamostoretest.FaultThrottle, dynamostoretest.FaultThrottle)
+	_, err = b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
+	require.NoError(t, err)
+	assert.Equal(t, "eve", f.stored(t, b)["user"])
+}
+
+// Every attempt failed before reaching DynamoDB: the confirming read proves nothing was
+// written, so the error is definite and retryable, no cookie is set, and the table is as before.
+func TestWriteNeverAppliedIsADefiniteError(t *testing.T) {
+	t.Parallel()
+	f, ft := newNetFixture(t)
+	b := f.withSession(t)
+	before := f.stored(t, b)
+	ft.Inject("UpdateItem", dynamostoretest.FaultReset, dynamostoretest.FaultServerError, dynamostoretest.FaultReset)
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
+	var opErr *dynamostore.OpError
+	require.ErrorAs(t, err, &opErr)
+	assert.Equal(t, "UpdateItem", opErr.Op)
+	assert.False(t, opErr.OutcomeUnknown)
+	assert.NotErrorIs(t, err, dynamostore.ErrOutcomeUnknown)
+	assert.True(t, opErr.Retryable(), "a reset connection can pass: %v", err)
+	assert.Empty(t, b.last.Cookies())
+	assert.Equal(t, before, f.stored(t, b))
+
+	ft.Inject("PutItem", dynamostoretest.FaultReset, dynamostoretest.FaultReset, dynamostoretest.FaultReset)
+	fresh := newBrowser()
+	_, err = fresh.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "bob"; return true })
+	require.ErrorAs(t, err, &opErr)
+	assert.Equal(t, "PutItem", opErr.Op)
+	assert.False(t, opErr.OutcomeUnknown)
+	assert.Empty(t, fresh.last.Cookies())
+	assert.Len(t, f.items(), 1, "no item for the failed create")
+}
+
+// When the confirming read fails too, the error says the outcome is unknown, and the stored
+// session is one of the two states, never anything else.
+func TestUnconfirmableWriteSaysOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	f, ft := newNetFixture(t)
+	b := f.withSession(t)
+	ft.Inject("UpdateItem", dynamostoretest.FaultLostAnswer, dynamostoretest.FaultReset, dynamostoretest.FaultReset)
+	r := b.request(context.Background())
+	s, err := f.store.Get(r, cookieName)
+	require.NoError(t, err)
+	ft.Inject("GetItem", dynamostoretest.FaultReset, dynamostoretest.FaultReset, dynamostoretest.FaultReset)
+	s.Values["user"] = "eve"
+	err = f.store.Save(r, httptest.NewRecorder(), s)
+	require.ErrorIs(t, err, dynamostore.ErrOutcomeUnknown)
+	var opErr *dynamostore.OpError
+	require.ErrorAs(t, err, &opErr)
+	assert.True(t, opErr.OutcomeUnknown)
+	assert.False(t, opErr.Retryable(), "reload before retrying an unknown outcome")
+	assert.Contains(t, err.Error(), "may or may not have been applied")
+	assert.Equal(t, "eve", f.stored(t, b)["user"], "here the write had landed")
+}
+
+// A definite refusal (access denied) is reported without a confirming read.
+func TestDefiniteRefusalMakesNoConfirmingRead(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b := f.withSession(t)
+	gets := f.client.gets.Load()
+	f.client.setFault(func(op string) error {
+		if op == "UpdateItem" {
+			return &types.ResourceNotFoundException{Message: ptr("Requested resource not found")}
+		}
+		return nil
+	})
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
+	var opErr *dynamostore.OpError
+	require.ErrorAs(t, err, &opErr)
+	assert.False(t, opErr.Retryable())
+	assert.False(t, errors.Is(err, dynamostore.ErrOutcomeUnknown))
+	assert.Equal(t, gets+1, f.client.gets.Load(), "the load only, no confirming read")
+}
