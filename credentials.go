@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -26,13 +27,21 @@ const DefaultRoleDuration = time.Hour
 // CredentialsOptions configures NewAssumeRoleCredentials. Zero values take the defaults in
 // the comments. Windows and delays that depend on the credentials' lifetime are computed from
 // the lifetime STS actually granted, so the same defaults suit 15-minute and 12-hour roles.
+//
+// No value can make the provider panic, call STS in a loop or stop renewing. A value outside
+// the range given in its comment is replaced, and the Logger gets a warning naming the option,
+// the value and what is used instead: negative durations take the default, the others are
+// clamped. Margins larger than the granted lifetime allows are shrunk for that lifetime:
+// MinRemaining to at most a quarter of it and RenewBefore to at most half, so credentials
+// that STS grants for less than the margins ask are still used, and renewed at a sane pace.
 type CredentialsOptions struct {
 	// ExternalID is passed to AssumeRole when the role's trust policy requires one.
 	ExternalID string
 	// RoleSessionName names the session in CloudTrail. Default: "dynamostore-" + host name,
 	// cleaned to STS's rules (2-64 characters of [\w+=,.@-]).
 	RoleSessionName string
-	// Duration is the lifetime asked of STS. Default: DefaultRoleDuration.
+	// Duration is the lifetime asked of STS, 15 minutes to 12 hours (STS's limits; the role's
+	// MaxSessionDuration may be lower, and STS says so). Default: DefaultRoleDuration.
 	Duration time.Duration
 	// SourceIdentity, Tags, TransitiveTagKeys, Policy and PolicyARNs are passed to AssumeRole.
 	SourceIdentity    string
@@ -49,19 +58,20 @@ type CredentialsOptions struct {
 	// lifetime, at most 15 minutes (5 minutes before a 15-minute credential expires, 15 before
 	// an hour's or a 12-hour one's).
 	RenewBefore time.Duration
-	// Jitter is the random fraction of RenewBefore added to it. Default: 0.25.
+	// Jitter is the random fraction of RenewBefore added to it, 0 to 1. Default: 0.25.
 	Jitter float64
 	// MinRemaining is the margin below which credentials count as expiring: Retrieve then waits
 	// for a renewal instead of returning them. Default: a tenth of the lifetime, at most 1 minute.
 	MinRemaining time.Duration
-	// Timeout bounds each AssumeRole call. Default: 10 seconds.
+	// Timeout bounds each AssumeRole call, at least 100 ms. Default: 10 seconds.
 	Timeout time.Duration
 	// RetryBaseDelay and RetryMaxDelay bound the jittered exponential backoff after a transient
-	// STS failure (throttling, 5xx, network, timeout). Defaults: a sixtieth of the lifetime
-	// between 50 ms and 1 s, and a twelfth of it between 250 ms and 30 s.
+	// STS failure (throttling, 5xx, network, timeout); the base is at least 10 ms and the
+	// maximum at least the base. Defaults: a sixtieth of the lifetime between 50 ms and 1 s,
+	// and a twelfth of it between 250 ms and 30 s.
 	RetryBaseDelay, RetryMaxDelay time.Duration
 	// NonRecoverableDelay is how long a non-recoverable failure (AccessDenied, ValidationError,
-	// ...) is answered from memory before STS is asked again. Default: 5 seconds.
+	// ...) is answered from memory before STS is asked again, at least 100 ms. Default: 5 seconds.
 	NonRecoverableDelay time.Duration
 
 	// Logger gets one line per renewal and per failure; never a key or token. Default: discard.
@@ -166,25 +176,16 @@ var _ aws.CredentialsProvider = (*Credentials)(nil)
 func NewAssumeRoleCredentials(client stscreds.AssumeRoleAPIClient, roleARN string, optFns ...func(*CredentialsOptions)) *Credentials {
 	o := CredentialsOptions{}
 	for _, fn := range optFns {
-		fn(&o)
-	}
-	if o.RoleSessionName == "" {
-		o.RoleSessionName = defaultSessionName()
-	}
-	if o.Duration == 0 {
-		o.Duration = DefaultRoleDuration
-	}
-	if o.Jitter == 0 {
-		o.Jitter = 0.25
-	}
-	if o.Timeout == 0 {
-		o.Timeout = 10 * time.Second
-	}
-	if o.NonRecoverableDelay == 0 {
-		o.NonRecoverableDelay = 5 * time.Second
+		if fn != nil {
+			fn(&o)
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.sanitize()
+	if o.RoleSessionName == "" {
+		o.RoleSessionName = defaultSessionName()
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -293,8 +294,8 @@ func (c *Credentials) run(f *flight) {
 	c.inFlight.Add(-1)
 
 	now := c.o.Clock()
-	if err == nil && !creds.Expires.After(now.Add(c.minRemainingFor(creds.Expires.Sub(now)))) {
-		err = fmt.Errorf("STS returned credentials that expire at %s, too soon to use", creds.Expires.Format(time.RFC3339))
+	if err == nil && !creds.Expires.After(now) {
+		err = &expiredOnArrival{expires: creds.Expires, now: now}
 	}
 	c.mu.Lock()
 	initial := !c.started
@@ -434,20 +435,27 @@ func (c *Credentials) Stats() CredentialsStats {
 	}
 }
 
-// renewBefore is the jittered lead of the background renewal. c.mu must be held.
+// renewBefore is the jittered lead of the background renewal: at most half the lifetime (three
+// quarters with the jitter), and at least twice the MinRemaining margin, so the renewal
+// always starts before callers would have to wait, and never right after the last one.
+// c.mu must be held.
 func (c *Credentials) renewBefore() time.Duration {
 	lead := c.o.RenewBefore
 	if lead == 0 {
 		lead = min(c.lifetime/3, 15*time.Minute)
 	}
-	return lead + time.Duration(rand.Float64()*c.o.Jitter*float64(lead))
+	lead = max(min(lead, c.lifetime/2), min(2*c.minRemaining(), c.lifetime/2))
+	jittered := lead + time.Duration(rand.Float64()*c.o.Jitter*float64(lead))
+	return min(jittered, c.lifetime*3/4)
 }
 
 func (c *Credentials) minRemaining() time.Duration { return c.minRemainingFor(c.lifetime) }
 
+// minRemainingFor is the margin for credentials that live lifetime: at most a quarter of it,
+// so that credentials granted for less than the configured margin are still used.
 func (c *Credentials) minRemainingFor(lifetime time.Duration) time.Duration {
 	if c.o.MinRemaining > 0 {
-		return c.o.MinRemaining
+		return min(c.o.MinRemaining, lifetime/4)
 	}
 	return min(lifetime/10, time.Minute)
 }
@@ -468,13 +476,29 @@ func (c *Credentials) backoff(n int) time.Duration {
 	return min(d, maxDelay)
 }
 
-// jitter returns a random duration in [d/2, d].
+// jitter returns a random duration in [d/2, d] (zero for d <= 0).
 func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// expiredOnArrival means STS granted credentials whose expiry had passed by the clock of this
+// process when they arrived: the clock is wrong, and asking again does not help.
+type expiredOnArrival struct{ expires, now time.Time }
+
+func (e *expiredOnArrival) Error() string {
+	return fmt.Sprintf("STS returned credentials that expire at %s, which is already past by this machine's clock (%s): check the clock",
+		e.expires.UTC().Format(time.RFC3339), e.now.UTC().Format(time.RFC3339))
 }
 
 // nonRecoverable reports STS failures that retrying cannot fix.
 func nonRecoverable(err error) bool {
+	var expired *expiredOnArrival
+	if errors.As(err, &expired) {
+		return true
+	}
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) {
 		return false
@@ -485,6 +509,51 @@ func nonRecoverable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// sanitize replaces values that cannot work, with a warning for each (see CredentialsOptions).
+func (o *CredentialsOptions) sanitize() {
+	warn := func(option string, value, using any) {
+		o.Logger.Warn("dynamostore: credentials option out of range, replaced", "option", option, "value", value, "using", using)
+	}
+	duration := func(name string, d *time.Duration, def, floor time.Duration) {
+		switch {
+		case *d < 0:
+			warn(name, *d, def)
+			*d = def
+		case *d == 0:
+			*d = def
+		case *d < floor:
+			warn(name, *d, floor)
+			*d = floor
+		}
+	}
+	duration("Duration", &o.Duration, DefaultRoleDuration, 15*time.Minute)
+	if o.Duration > 12*time.Hour {
+		warn("Duration", o.Duration, 12*time.Hour)
+		o.Duration = 12 * time.Hour
+	}
+	duration("Timeout", &o.Timeout, 10*time.Second, 100*time.Millisecond)
+	duration("NonRecoverableDelay", &o.NonRecoverableDelay, 5*time.Second, 100*time.Millisecond)
+	// Zero keeps the lifetime-based defaults of these three.
+	duration("RenewBefore", &o.RenewBefore, 0, 0)
+	duration("MinRemaining", &o.MinRemaining, 0, 0)
+	duration("RetryBaseDelay", &o.RetryBaseDelay, 0, 10*time.Millisecond)
+	duration("RetryMaxDelay", &o.RetryMaxDelay, 0, 10*time.Millisecond)
+	if o.RetryBaseDelay > 0 && o.RetryMaxDelay > 0 && o.RetryMaxDelay < o.RetryBaseDelay {
+		warn("RetryMaxDelay", o.RetryMaxDelay, o.RetryBaseDelay)
+		o.RetryMaxDelay = o.RetryBaseDelay
+	}
+	switch {
+	case o.Jitter == 0:
+		o.Jitter = 0.25
+	case math.IsNaN(o.Jitter) || o.Jitter < 0:
+		warn("Jitter", o.Jitter, 0.25)
+		o.Jitter = 0.25
+	case o.Jitter > 1:
+		warn("Jitter", o.Jitter, 1.0)
+		o.Jitter = 1
+	}
 }
 
 var sessionNameInvalid = regexp.MustCompile(`[^\w+=,.@-]+`)
