@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/dynamostore/dynamostore/internal/sigv4"
 )
@@ -133,6 +134,9 @@ func (g *Gateway) authorize(r *http.Request, body []byte) *ddbError {
 			return &ddbError{"ExpiredTokenException", "The security token included in the request is expired"}
 		}
 	}
+	if e := scopeError(auth, g.opts.Region, "dynamodb"); e != "" {
+		return &ddbError{"InvalidSignatureException", e}
+	}
 	if err := sigv4.Verify(r, body, auth, who.secret, "dynamodb", g.sts.now()); err != nil {
 		return &ddbError{"InvalidSignatureException", err.Error()}
 	}
@@ -141,24 +145,184 @@ func (g *Gateway) authorize(r *http.Request, body []byte) *ddbError {
 		return &ddbError{"UnknownOperationException", ""}
 	}
 	action := "dynamodb:" + op
-	resource := g.resource(body)
-	if !who.policy.Allows(action, resource) {
-		return &ddbError{"AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", who.arn, action, resource, action)}
+	resources, e := g.resources(op, body)
+	if e != nil {
+		return e
+	}
+	for _, resource := range resources {
+		if !who.policy.Allows(action, resource) {
+			return &ddbError{"AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", who.arn, action, resource, action)}
+		}
 	}
 	return nil
 }
 
-// resource returns the table ARN a request acts on.
-func (g *Gateway) resource(body []byte) string {
-	var req struct{ TableName string }
-	_ = json.Unmarshal(body, &req)
+// scopeError checks the credential scope's region and service as AWS does, with its messages.
+func scopeError(a *sigv4.Authorization, region, service string) string {
 	switch {
-	case strings.HasPrefix(req.TableName, "arn:"):
-		return req.TableName
-	case req.TableName == "":
-		return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/*", g.opts.Region, g.opts.Account)
+	case a.Service != service:
+		return fmt.Sprintf("Credential should be scoped to correct service: '%s'. ", service)
+	case a.Region != region:
+		return fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", a.Region)
 	}
-	return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", g.opts.Region, g.opts.Account, req.TableName)
+	return ""
+}
+
+// resources returns the table ARNs a request acts on. The body is parsed as DynamoDB parses
+// it: valid UTF-8 JSON, one object, member names matched exactly (TableName, never tableName),
+// and no member named twice, so the check sees the very tables DynamoDB Local will act on.
+// Operations whose tables cannot be read from the body (PartiQL, ListTables) need "table/*".
+func (g *Gateway) resources(op string, body []byte) ([]string, *ddbError) {
+	if err := checkJSON(body); err != nil {
+		return nil, &ddbError{"SerializationException", err.Error()}
+	}
+	var req map[string]json.RawMessage
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, &ddbError{"SerializationException", "Start of structure or map found where not expected."}
+	}
+	tableName := func(raw json.RawMessage, member string) (string, *ddbError) {
+		var name string
+		if raw == nil || string(raw) == "null" {
+			return "", &ddbError{"ValidationException", fmt.Sprintf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", member)}
+		}
+		if err := json.Unmarshal(raw, &name); err != nil {
+			return "", &ddbError{"SerializationException", fmt.Sprintf("Unexpected value type in payload for %s", member)}
+		}
+		return name, nil
+	}
+	var names []string
+	switch op {
+	case "ListTables", "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction":
+		return []string{g.tableARN("*")}, nil
+	case "BatchGetItem", "BatchWriteItem":
+		var items map[string]json.RawMessage
+		if err := json.Unmarshal(req["RequestItems"], &items); err != nil || len(items) == 0 {
+			return nil, &ddbError{"ValidationException", "1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must not be null"}
+		}
+		for name := range items {
+			names = append(names, name)
+		}
+	case "TransactGetItems", "TransactWriteItems":
+		var items []map[string]struct {
+			TableName json.RawMessage
+		}
+		if err := json.Unmarshal(req["TransactItems"], &items); err != nil || len(items) == 0 {
+			return nil, &ddbError{"ValidationException", "1 validation error detected: Value null at 'transactItems' failed to satisfy constraint: Member must not be null"}
+		}
+		for _, item := range items {
+			for kind, action := range item {
+				name, e := tableName(action.TableName, "transactItems."+strings.ToLower(kind[:1])+kind[1:]+".tableName")
+				if e != nil {
+					return nil, e
+				}
+				names = append(names, name)
+			}
+		}
+	default:
+		name, e := tableName(req["TableName"], "tableName")
+		if e != nil {
+			return nil, e
+		}
+		names = append(names, name)
+	}
+	arns := make([]string, 0, len(names))
+	for _, name := range names {
+		arn, e := g.resolveTable(name)
+		if e != nil {
+			return nil, e
+		}
+		arns = append(arns, arn)
+	}
+	return arns, nil
+}
+
+// resolveTable returns the ARN of the table DynamoDB Local will act on: a name in the
+// gateway's account and region, or an ARN of exactly that account and region (DynamoDB
+// Local ignores an ARN's account and region, so any other would reach the wrong table).
+func (g *Gateway) resolveTable(name string) (string, *ddbError) {
+	if !strings.HasPrefix(name, "arn:") {
+		return g.tableARN(name), nil
+	}
+	parts := strings.SplitN(name, ":", 6)
+	if len(parts) != 6 || parts[2] != "dynamodb" || parts[3] != g.opts.Region || parts[4] != g.opts.Account || !strings.HasPrefix(parts[5], "table/") {
+		return "", &ddbError{"ResourceNotFoundException", "Requested resource not found"}
+	}
+	return g.tableARN(strings.TrimPrefix(parts[5], "table/")), nil
+}
+
+func (g *Gateway) tableARN(name string) string {
+	return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", g.opts.Region, g.opts.Account, name)
+}
+
+// checkJSON rejects what DynamoDB's parser rejects or could read differently from
+// encoding/json: invalid UTF-8, anything but one JSON object, and a member named twice in
+// any object.
+func checkJSON(body []byte) error {
+	if !utf8.Valid(body) {
+		return errors.New("Invalid UTF-8 in the request body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	type object struct {
+		seen map[string]bool
+		key  bool // the next string token is a member name
+	}
+	var stack []*object
+	first := true
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return errors.New("Malformed JSON in the request body")
+		}
+		if first {
+			if d, ok := tok.(json.Delim); !ok || d != '{' {
+				return errors.New("Start of structure or map found where not expected.")
+			}
+			first = false
+		} else if len(stack) == 0 {
+			return errors.New("Unexpected content after the request object")
+		}
+		var top *object
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.key {
+			if name, ok := tok.(string); ok {
+				if top.seen[name] {
+					return fmt.Errorf("Duplicate member %q in the request body", name)
+				}
+				top.seen[name] = true
+				top.key = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			if top != nil && top.seen != nil {
+				top.key = true
+			}
+			stack = append(stack, &object{seen: map[string]bool{}, key: true})
+			continue
+		case json.Delim('['):
+			if top != nil && top.seen != nil {
+				top.key = true
+			}
+			stack = append(stack, &object{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) > 0 && stack[len(stack)-1].seen != nil {
+			stack[len(stack)-1].key = true
+		}
+	}
+	if first {
+		return errors.New("Empty request body")
+	}
+	return nil
 }
 
 func (g *Gateway) reject(w http.ResponseWriter, e *ddbError) {

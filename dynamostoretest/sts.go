@@ -117,6 +117,7 @@ type STS struct {
 	principals map[string]*Principal // by access key ID
 	roles      map[string]*Role      // by ARN
 	issued     map[string]*Issued    // by access key ID
+	region     string
 	lifetime   time.Duration
 	latency    time.Duration
 	failCode   string
@@ -134,6 +135,7 @@ func NewSTS() *STS {
 		principals: map[string]*Principal{},
 		roles:      map[string]*Role{},
 		issued:     map[string]*Issued{},
+		region:     "us-east-1",
 		now:        time.Now,
 	}
 	s.server = httptest.NewServer(s)
@@ -167,6 +169,14 @@ func (s *STS) AddRole(r Role) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.roles[r.ARN] = &r
+}
+
+// SetRegion sets the region the emulator serves (default us-east-1, where STS's global
+// endpoint signs): as AWS does, it rejects requests signed for any other region.
+func (s *STS) SetRegion(region string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.region = region
 }
 
 // SetLifetime makes issued credentials live d, whatever DurationSeconds asked for (STS's own
@@ -367,6 +377,12 @@ func (s *STS) authenticate(r *http.Request, body []byte, service string) (caller
 	}
 	if who.issued != nil && !s.now().Before(who.issued.Expiration) {
 		return caller{}, &stsError{403, "ExpiredToken", "The security token included in the request is expired"}
+	}
+	s.mu.Lock()
+	region := s.region
+	s.mu.Unlock()
+	if e := scopeError(auth, region, service); e != "" {
+		return caller{}, &stsError{403, "SignatureDoesNotMatch", e}
 	}
 	if err := sigv4.Verify(r, body, auth, who.secret, service, s.now()); err != nil {
 		return caller{}, &stsError{403, "SignatureDoesNotMatch", err.Error()}
