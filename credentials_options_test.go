@@ -63,10 +63,12 @@ func TestCredentialsOptionsOutOfRangeAreReplaced(t *testing.T) {
 		set  func(*dynamostore.CredentialsOptions)
 		warn string // option named in the warning
 	}{
-		"negative RetryBaseDelay":      {func(o *dynamostore.CredentialsOptions) { o.RetryBaseDelay = -time.Second }, "RetryBaseDelay"},
-		"negative RetryMaxDelay":       {func(o *dynamostore.CredentialsOptions) { o.RetryMaxDelay = -time.Second }, "RetryMaxDelay"},
-		"tiny RetryBaseDelay":          {func(o *dynamostore.CredentialsOptions) { o.RetryBaseDelay = time.Nanosecond }, "RetryBaseDelay"},
-		"max below base":               {func(o *dynamostore.CredentialsOptions) { o.RetryBaseDelay, o.RetryMaxDelay = time.Second, 20 * time.Millisecond }, "RetryMaxDelay"},
+		"negative RetryBaseDelay": {func(o *dynamostore.CredentialsOptions) { o.RetryBaseDelay = -time.Second }, "RetryBaseDelay"},
+		"negative RetryMaxDelay":  {func(o *dynamostore.CredentialsOptions) { o.RetryMaxDelay = -time.Second }, "RetryMaxDelay"},
+		"tiny RetryBaseDelay":     {func(o *dynamostore.CredentialsOptions) { o.RetryBaseDelay = time.Nanosecond }, "RetryBaseDelay"},
+		"max below base": {func(o *dynamostore.CredentialsOptions) {
+			o.RetryBaseDelay, o.RetryMaxDelay = time.Second, 20*time.Millisecond
+		}, "RetryMaxDelay"},
 		"negative NonRecoverableDelay": {func(o *dynamostore.CredentialsOptions) { o.NonRecoverableDelay = -1 }, "NonRecoverableDelay"},
 		"negative Timeout":             {func(o *dynamostore.CredentialsOptions) { o.Timeout = -time.Second }, "Timeout"},
 		"negative RenewBefore":         {func(o *dynamostore.CredentialsOptions) { o.RenewBefore = -time.Minute }, "RenewBefore"},
