@@ -17,7 +17,7 @@ E2E_DIR     := tools/e2e
 E2E_STAMP   := $(E2E_DIR)/node_modules/.dynamostore-installed
 E2E_PORT    ?= 3101
 
-.PHONY: all test run run-basic e2e bench fuzz lint vuln dynamodb-local clean
+.PHONY: all test run run-basic e2e bench soak fuzz lint vuln dynamodb-local clean
 
 all: lint test
 
@@ -61,6 +61,12 @@ bench: dynamodb-local
 	mkdir -p out/bench
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 . | tee out/bench/micro.txt
 	$(GO) run ./bench -doc docs -micro out/bench/micro.txt
+
+## soak: the chaos soak, longer than in make test (64 clients, SOAK_CYCLES cycles each, about
+## five minutes); rewrites docs/reliability.md with its figures
+SOAK_CYCLES ?= 25
+soak: dynamodb-local
+	$(GO) test -race -count=1 -run '^TestChaosSoak$$' -timeout 60m -v . -args -soak.cycles $(SOAK_CYCLES) -soak.report docs/reliability.md
 
 ## lint: gofmt, go vet and staticcheck (pinned)
 lint:

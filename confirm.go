@@ -40,6 +40,12 @@ func sameWrite(item, sent map[string]types.AttributeValue) bool {
 	return bytes.Equal(have.Value, want.Value)
 }
 
+// ownWrite notes a write whose condition failed against the write itself: an earlier attempt
+// of the same call, retried by the SDK after its answer was lost, had applied it.
+func (s *Store) ownWrite(op string) {
+	s.opts.Logger.Debug("dynamostore: own write recognised after a retry", "op", op, "table", s.opts.TableName)
+}
+
 // confirm finds out what a failed PutItem or UpdateItem left in the table. sent is the item
 // the write sent; prevToken is the token of the envelope it replaced (zero for a create).
 func (s *Store) confirm(ctx context.Context, op, key string, sent map[string]types.AttributeValue, prevToken uint64, callErr error) error {

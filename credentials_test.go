@@ -148,7 +148,8 @@ func TestNoRequestWaitsForSTSUnderLoad(t *testing.T) {
 	// One AssumeRole per renewal period and none besides: the renewal starts a third of the
 	// lifetime (plus up to 25 %) before expiry and takes 0.3 s, so a period is 2.05 to 2.3 s.
 	assert.Equal(t, st.Renewals+1, st.AssumeRoleCalls, "no call but the renewals")
-	assert.GreaterOrEqual(t, float64(st.AssumeRoleCalls), d.Seconds()/2.3)
+	// One period may stretch when the two cores are busy with other packages' tests.
+	assert.GreaterOrEqual(t, float64(st.AssumeRoleCalls), d.Seconds()/2.3-1)
 	assert.LessOrEqual(t, float64(st.AssumeRoleCalls), d.Seconds()/2.05+2)
 	assert.Zero(t, st.Failures)
 

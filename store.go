@@ -436,7 +436,8 @@ func (s *Store) create(ctx context.Context, next *sessionState, body []byte) err
 	case !errors.As(err, &failed):
 		return s.confirm(ctx, "PutItem", key, item, 0, err)
 	case sameWrite(failed.Item, item):
-		return nil // our own write, applied by an earlier attempt of this call
+		s.ownWrite("PutItem")
+		return nil
 	}
 	return s.opError("PutItem", fmt.Errorf("%w: %w", errKeyTaken, err))
 }
@@ -486,7 +487,8 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body []byt
 	case !errors.As(err, &failed):
 		return s.confirm(ctx, "UpdateItem", key, item, prev.token, err)
 	case sameWrite(failed.Item, item):
-		return nil // our own write, applied by an earlier attempt of this call
+		s.ownWrite("UpdateItem")
+		return nil
 	case failed.Item == nil:
 		return ErrSessionGone
 	}

@@ -57,6 +57,7 @@ func StartCrossAccount(endpoint, table string, opts CrossAccountOptions) (*Cross
 		ExternalID: opts.ExternalID,
 		Region:     opts.Region,
 	}
+	x.STS.SetRegion(opts.Region)
 	x.App = x.STS.AddPrincipal(Principal{ARN: "arn:aws:iam::" + UsageAccount + ":role/dynamostore-app"})
 	x.STS.AddRole(Role{
 		ARN:        x.RoleARN,
