@@ -207,3 +207,75 @@ func TestDefiniteRefusalMakesNoConfirmingRead(t *testing.T) {
 	assert.False(t, errors.Is(err, dynamostore.ErrOutcomeUnknown))
 	assert.Equal(t, gets+1, f.client.gets.Load(), "the load only, no confirming read")
 }
+
+// clashingClient plants another item under the very key of every PutItem just before
+// forwarding it, as a writer of the table (or a broken random source) could.
+type clashingClient struct {
+	dynamostore.ItemAPI
+	ddb     *dynamodb.Client
+	table   string
+	planted []map[string]types.AttributeValue
+}
+
+func (c *clashingClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	other := map[string]types.AttributeValue{
+		"id":      in.Item["id"],
+		"data":    &types.AttributeValueMemberB{Value: []byte("someone else's session")},
+		"expires": &types.AttributeValueMemberN{Value: "9999999999"},
+	}
+	if _, err := c.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &c.table, Item: other}); err != nil {
+		return nil, err
+	}
+	c.planted = append(c.planted, other)
+	return c.ItemAPI.PutItem(ctx, in, o...)
+}
+
+// The attribute_not_exists condition on a create is the only guard against a new session
+// replacing an existing item. With an item planted under the new key, Save of a new session
+// and Regenerate return an error, write nothing, set no cookie and leave the other item as it
+// was; Regenerate leaves the old session live. The SDK's retries (three attempts, lost
+// answers recognised as our own writes) do not change that: the item there is not ours.
+func TestCreateNeverReplacesAnotherSession(t *testing.T) {
+	t.Parallel()
+	f, ft := newNetFixture(t)
+	b := f.withSession(t)
+	clash := &clashingClient{ItemAPI: f.client, ddb: f.ddb, table: f.table}
+	clashing, err := dynamostore.New(clash, dynamostore.WithTableName(f.table), dynamostore.WithKeyPairs(hashKey1, blockKey1), dynamostore.WithClock(f.clock.Now))
+	require.NoError(t, err)
+
+	check := func(t *testing.T, err error, rec *httptest.ResponseRecorder) {
+		t.Helper()
+		var opErr *dynamostore.OpError
+		require.ErrorAs(t, err, &opErr)
+		assert.Equal(t, "PutItem", opErr.Op)
+		assert.Contains(t, err.Error(), "another item already has the new session's key")
+		var failed *types.ConditionalCheckFailedException
+		assert.ErrorAs(t, err, &failed)
+		assert.Empty(t, rec.Result().Cookies(), "no cookie")
+		planted := clash.planted[len(clash.planted)-1]
+		now, there := f.itemByKey(t, planted["id"].(*types.AttributeValueMemberS).Value)
+		require.True(t, there)
+		assert.Equal(t, planted, now, "the other item is untouched")
+	}
+
+	t.Run("Save of a new session", func(t *testing.T) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		s, err := clashing.New(r, cookieName)
+		require.NoError(t, err)
+		s.Values["user"] = "eve"
+		ft.Inject("PutItem", dynamostoretest.FaultLostAnswer) // the first attempt's answer is lost too
+		rec := httptest.NewRecorder()
+		check(t, clashing.Save(r, rec, s), rec)
+	})
+	t.Run("Regenerate", func(t *testing.T) {
+		r := b.request(context.Background())
+		s, err := clashing.Get(r, cookieName)
+		require.NoError(t, err)
+		oldID := s.ID
+		rec := httptest.NewRecorder()
+		check(t, clashing.Regenerate(r, rec, s), rec)
+		assert.Equal(t, oldID, s.ID)
+		assert.Equal(t, "ada", f.stored(t, b)["user"], "the old session is live and unchanged")
+	})
+	assert.Len(t, f.items(), 1+len(clash.planted), "nothing but the session and the planted items")
+}
