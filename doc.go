@@ -79,8 +79,8 @@ Every write renews the expiry, so MaxAge is an idle timeout.
 
 # Writes
 
-Save writes nothing when the values are unchanged since the load and the last write is younger
-than the touch interval (WithTouchInterval, default one hour, capped at a tenth of the
+Save writes nothing when the values are unchanged since the load (equal values, whatever order
+their maps iterate in) and the last write is younger than the touch interval (WithTouchInterval, default one hour, capped at a tenth of the
 lifetime). A busy, unchanged session therefore costs one write per interval, not one per request.
 
 Writes are conditional. A new session is written only if its key is free. A loaded session is
@@ -88,12 +88,22 @@ updated only while its item exists and has not expired, so a request that saves 
 in another request gets ErrSessionGone instead of bringing the session back. With
 WithOptimisticLocking, a copy that is older than the stored one gets ErrConflict.
 
+Writes are retry-safe. The SDK retries a call whose answer was lost, after DynamoDB may have
+applied it; the retry then fails its own condition. Every item carries a random write token,
+and a failed condition returns the item it failed against, so the store recognises its own
+write and reports success. Any other failure that does not prove the write was refused is
+settled with one consistent read. So nil means the session was stored, once; an error means it
+was not, except for ErrOutcomeUnknown (the settling read failed too), which means either.
+
 # Errors
 
 Errors are wrapped and typed: *OpError for DynamoDB calls (unwrap it to the SDK's error),
 *SizeError (errors.Is ErrTooLarge) for sessions over WithMaxLength, *CodecError for values the
 codec cannot encode, and the sentinels ErrSessionGone, ErrConflict, ErrLoadFailed and
-ErrInvalidItem. On every error, the stored session is left as it was.
+ErrInvalidItem. On every error, the stored session is left as it was, except for an *OpError
+matching ErrOutcomeUnknown, after which it holds either the old or the new values. The
+*OpError's Retryable method says whether trying again later can help (throttling, 5xx,
+network) or not (access denied, a missing table, a cancelled request).
 
 Following the gorilla/sessions contract, New (and so Get) never returns a nil session: on a
 DynamoDB failure it returns a fresh session and the error. Save refuses to store that fresh
