@@ -98,10 +98,12 @@ type Issued struct {
 
 // STSStats counts the emulator's AssumeRole calls.
 type STSStats struct {
-	Calls       int64 // requests received
-	Issued      int64 // credentials issued
-	Failed      int64 // requests answered with an error
-	MaxInFlight int64 // most requests handled at once
+	Calls  int64 // requests received
+	Issued int64 // credentials issued
+	Failed int64 // requests answered with an error
+	// FailedByCode counts the errors by code, to tell why calls failed.
+	FailedByCode map[string]int64
+	MaxInFlight  int64 // most requests handled at once
 }
 
 // STS is a local AWS STS that speaks AssumeRole exactly as AWS does (awsQuery request, XML
@@ -117,6 +119,7 @@ type STS struct {
 	principals map[string]*Principal // by access key ID
 	roles      map[string]*Role      // by ARN
 	issued     map[string]*Issued    // by access key ID
+	failedBy   map[string]int64
 	region     string
 	lifetime   time.Duration
 	latency    time.Duration
@@ -135,6 +138,7 @@ func NewSTS() *STS {
 		principals: map[string]*Principal{},
 		roles:      map[string]*Role{},
 		issued:     map[string]*Issued{},
+		failedBy:   map[string]int64{},
 		region:     "us-east-1",
 		now:        time.Now,
 	}
@@ -248,7 +252,13 @@ func (s *STS) IssuedARNs() []string {
 
 // Stats returns the call counts.
 func (s *STS) Stats() STSStats {
-	return STSStats{Calls: s.calls.Load(), Issued: s.issuedN.Load(), Failed: s.failed.Load(), MaxInFlight: s.maxInFlight.Load()}
+	s.mu.Lock()
+	byCode := make(map[string]int64, len(s.failedBy))
+	for k, v := range s.failedBy {
+		byCode[k] = v
+	}
+	s.mu.Unlock()
+	return STSStats{Calls: s.calls.Load(), Issued: s.issuedN.Load(), Failed: s.failed.Load(), MaxInFlight: s.maxInFlight.Load(), FailedByCode: byCode}
 }
 
 // caller is whoever signed a request: a principal, or temporary credentials.
@@ -300,6 +310,9 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	result, err := s.handle(r)
 	if err != nil {
 		s.failed.Add(1)
+		s.mu.Lock()
+		s.failedBy[err.code]++
+		s.mu.Unlock()
 		writeSTSError(w, err)
 		return
 	}
