@@ -55,18 +55,20 @@ func itemKey(prefix, id string) string {
 
 // The data attribute is an envelope:
 //
-//	version(1) flags(1) expires(8, big endian epoch seconds) token(8) [nonce(12)] body mac(32)
+//	version(1) flags(1) expires(8, big endian epoch seconds) token(8) [nonce(12)] payload mac(32)
 //
 // mac is HMAC-SHA256, under a key derived from a hash key, over the item key followed by
 // everything before the mac, so an envelope cannot be moved to another item. With a block
-// key, body is AES-GCM ciphertext (the item key is its additional data); otherwise it is the
-// codec's bytes. The expiry inside is authenticated: whoever can write the table cannot
+// key, payload is AES-GCM ciphertext (the item key is its additional data). In a session
+// item the payload is the session's metadata (sessionMeta) followed by the codec's bytes; in
+// a user item's entry it is the entry (users.go). The expiry inside is authenticated: whoever can write the table cannot
 // extend a session's life by editing the expires attribute.
 //
 // token is random for every write, so no two writes produce the same envelope: when a
 // conditional write fails because the SDK retried it after DynamoDB had already applied it,
 // the store recognises its own write in the item DynamoDB returns (see confirm.go).
-// Version 1 envelopes, written before the token existed, are still read.
+// Version 1 envelopes, written before the token and the metadata existed, are still read:
+// their payload is the codec's bytes alone.
 const (
 	envelopeVersion1 = 1
 	envelopeVersion  = 2
@@ -82,6 +84,7 @@ var errEnvelope = errors.New("malformed envelope")
 
 type itemKeys struct {
 	mac  []byte
+	user []byte      // keys the hash of user IDs (users.go)
 	aead cipher.AEAD // nil without a block key
 }
 
@@ -93,7 +96,10 @@ type sealer struct {
 func newSealer(keyPairs [][]byte) (*sealer, error) {
 	s := &sealer{}
 	for i := 0; i < len(keyPairs); i += 2 {
-		k := itemKeys{mac: derive(keyPairs[i], "dynamostore item mac v1", sha256.Size)}
+		k := itemKeys{
+			mac:  derive(keyPairs[i], "dynamostore item mac v1", sha256.Size),
+			user: derive(keyPairs[i], "dynamostore user v1", sha256.Size),
+		}
 		if i+1 < len(keyPairs) && len(keyPairs[i+1]) > 0 {
 			block, err := aes.NewCipher(derive(keyPairs[i+1], "dynamostore item encryption v1", len(keyPairs[i+1])))
 			if err != nil {
@@ -124,11 +130,16 @@ func (s *sealer) sealedLength(n int) int {
 	return size
 }
 
-// seal returns the envelope of body for the item key, and the random token it carries.
-func (s *sealer) seal(key string, expires int64, body []byte) (env []byte, token uint64, err error) {
+// seal returns the envelope of the payload made of parts, for the item key, and the random
+// token it carries.
+func (s *sealer) seal(key string, expires int64, parts ...[]byte) (env []byte, token uint64, err error) {
 	k := s.keys[0]
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
 	token = newToken()
-	out := make([]byte, headerLength, s.sealedLength(len(body)))
+	out := make([]byte, headerLength, s.sealedLength(n))
 	out[0] = envelopeVersion
 	binary.BigEndian.PutUint64(out[2:], uint64(expires))
 	binary.BigEndian.PutUint64(out[headerLength1:], token)
@@ -139,9 +150,18 @@ func (s *sealer) seal(key string, expires int64, body []byte) (env []byte, token
 			return nil, 0, fmt.Errorf("%w: %v", ErrRandom, err)
 		}
 		out = out[:headerLength+nonceLength]
-		out = k.aead.Seal(out, nonce, body, []byte(key))
+		plain := parts[0]
+		if len(parts) > 1 {
+			plain = make([]byte, 0, n)
+			for _, p := range parts {
+				plain = append(plain, p...)
+			}
+		}
+		out = k.aead.Seal(out, nonce, plain, []byte(key))
 	} else {
-		out = append(out, body...)
+		for _, p := range parts {
+			out = append(out, p...)
+		}
 	}
 	return appendMAC(out, k.mac, key), token, nil
 }
@@ -165,9 +185,10 @@ func appendMAC(out, macKey []byte, key string) []byte {
 
 // opened is an authenticated envelope.
 type opened struct {
+	version byte
 	expires int64
 	token   uint64 // zero for a version 1 envelope
-	body    []byte
+	payload []byte
 }
 
 // open verifies the envelope with each key pair in turn and only then decrypts it.
@@ -194,13 +215,13 @@ func (s *sealer) open(key string, env []byte) (opened, error) {
 		if !hmac.Equal(m.Sum(nil), mac) {
 			continue
 		}
-		o := opened{expires: int64(binary.BigEndian.Uint64(signed[2:headerLength1]))}
+		o := opened{version: signed[0], expires: int64(binary.BigEndian.Uint64(signed[2:headerLength1]))}
 		if header == headerLength {
 			o.token = binary.BigEndian.Uint64(signed[headerLength1:headerLength])
 		}
 		payload := signed[header:]
 		if signed[1]&flagEncrypted == 0 {
-			o.body = payload
+			o.payload = payload
 			return o, nil
 		}
 		if k.aead == nil || len(payload) < nonceLength {
@@ -210,8 +231,73 @@ func (s *sealer) open(key string, env []byte) (opened, error) {
 		if err != nil {
 			return opened{}, errEnvelope
 		}
-		o.body = body
+		o.payload = body
 		return o, nil
 	}
 	return opened{}, errors.New("no key pair authenticates the item")
+}
+
+// sessionMeta is what the store keeps about a session besides its values, sealed with them
+// at the start of a version 2 payload:
+//
+//	created(8) written(8) kind(1) [authTime(8) handle(16) user(16)]
+//
+// The bound part is there for a session that Login bound to a user (users.go).
+type sessionMeta struct {
+	created  int64 // epoch seconds: the session's creation, or the Login that bound it
+	written  int64 // epoch seconds of this write
+	bound    bool
+	authTime int64              // epoch seconds of the last Login
+	handle   [handleBytes]byte  // the session's public handle
+	user     [userKeyBytes]byte // keyed hash of the user ID: names the user's item
+}
+
+const (
+	metaAnonymous   = 0
+	metaBound       = 1
+	metaBaseLength  = 8 + 8 + 1
+	metaBoundLength = metaBaseLength + 8 + handleBytes + userKeyBytes
+)
+
+func (m *sessionMeta) length() int {
+	if m.bound {
+		return metaBoundLength
+	}
+	return metaBaseLength
+}
+
+func (m *sessionMeta) appendTo(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(m.created))
+	b = binary.BigEndian.AppendUint64(b, uint64(m.written))
+	if !m.bound {
+		return append(b, metaAnonymous)
+	}
+	b = append(b, metaBound)
+	b = binary.BigEndian.AppendUint64(b, uint64(m.authTime))
+	b = append(b, m.handle[:]...)
+	return append(b, m.user[:]...)
+}
+
+// parseMeta splits a version 2 payload into the metadata and the codec's bytes.
+func parseMeta(payload []byte) (sessionMeta, []byte, error) {
+	var m sessionMeta
+	if len(payload) < metaBaseLength {
+		return m, nil, errEnvelope
+	}
+	m.created = int64(binary.BigEndian.Uint64(payload))
+	m.written = int64(binary.BigEndian.Uint64(payload[8:]))
+	switch payload[16] {
+	case metaAnonymous:
+		return m, payload[metaBaseLength:], nil
+	case metaBound:
+		if len(payload) < metaBoundLength {
+			return m, nil, errEnvelope
+		}
+		m.bound = true
+		m.authTime = int64(binary.BigEndian.Uint64(payload[metaBaseLength:]))
+		copy(m.handle[:], payload[metaBaseLength+8:])
+		copy(m.user[:], payload[metaBaseLength+8+handleBytes:])
+		return m, payload[metaBoundLength:], nil
+	}
+	return m, nil, errEnvelope
 }

@@ -30,6 +30,15 @@ const (
 	DefaultTouchInterval = time.Hour
 	// DefaultMaxLength is the largest stored session (the authenticated data attribute), in bytes.
 	DefaultMaxLength = 64 << 10
+	// DefaultAbsoluteTimeout is how long a session lives after its Login (or its creation,
+	// for an anonymous session), however active it is: seven days.
+	DefaultAbsoluteTimeout = 7 * 24 * time.Hour
+	// DefaultMaxSessionsPerUser is how many sessions one user may have at once: a Login
+	// beyond it ends the user's oldest session.
+	DefaultMaxSessionsPerUser = 20
+	// MaxSessionsPerUserLimit is the largest value WithMaxSessionsPerUser accepts; a user's
+	// item then stays well under DynamoDB's 400 KB item limit (see users.go).
+	MaxSessionsPerUserLimit = 500
 	// MaxItemLength is the largest value WithMaxLength accepts: DynamoDB's 400 KB item limit
 	// less room for the key and the other attributes.
 	MaxItemLength = 390_000
@@ -86,6 +95,22 @@ type Options struct {
 	// otherwise. Default: false (the last writer wins).
 	OptimisticLocking bool
 
+	// AbsoluteTimeout ends a session this long after its Login (or its creation, for an
+	// anonymous session), however active it is (OWASP ASVS 7.3.2); the idle timeout (the
+	// cookie's MaxAge, or Lifetime) ends it earlier when it is unused. The item's TTL
+	// attribute is the earlier of the two. Default: DefaultAbsoluteTimeout.
+	AbsoluteTimeout time.Duration
+
+	// MaxSessionsPerUser caps the sessions of one user (ASVS 7.1.2): a Login beyond it ends
+	// the user's oldest sessions, by creation time. 1 to MaxSessionsPerUserLimit. Default:
+	// DefaultMaxSessionsPerUser.
+	MaxSessionsPerUser int
+
+	// SessionLabel names a session in UserSessions' listing, for example a short form of the
+	// User-Agent ("Firefox on Linux"). Login calls it; at most 100 bytes of the result are
+	// kept. Default: nil, no label.
+	SessionLabel func(*http.Request) string
+
 	// Logger receives warnings about rejected cookies and items and failed calls. It never
 	// receives session IDs, cookie values or session values. Default: discard.
 	Logger *slog.Logger
@@ -134,6 +159,19 @@ func WithMaxLength(n int) Option { return func(o *Options) { o.MaxLength = n } }
 // WithOptimisticLocking turns versioned, conflict-checked writes on or off.
 func WithOptimisticLocking(on bool) Option { return func(o *Options) { o.OptimisticLocking = on } }
 
+// WithAbsoluteTimeout sets how long a session lives after its Login (or creation), however
+// active it is.
+func WithAbsoluteTimeout(d time.Duration) Option { return func(o *Options) { o.AbsoluteTimeout = d } }
+
+// WithMaxSessionsPerUser sets how many sessions one user may have; a Login beyond it ends the
+// user's oldest session.
+func WithMaxSessionsPerUser(n int) Option { return func(o *Options) { o.MaxSessionsPerUser = n } }
+
+// WithSessionLabel sets how Login labels a session for UserSessions' listing.
+func WithSessionLabel(label func(*http.Request) string) Option {
+	return func(o *Options) { o.SessionLabel = label }
+}
+
 // WithLogger sets the logger for warnings. Secrets are never logged.
 func WithLogger(l *slog.Logger) Option { return func(o *Options) { o.Logger = l } }
 
@@ -152,15 +190,17 @@ func defaultOptions() Options {
 			Secure:   true,
 			SameSite: http.SameSiteLaxMode,
 		},
-		KeyPrefix:      DefaultKeyPrefix,
-		PartitionKey:   DefaultPartitionKey,
-		Codec:          GobCodec{},
-		TouchInterval:  &touch,
-		Lifetime:       DefaultLifetime,
-		ConsistentRead: &consistent,
-		MaxLength:      DefaultMaxLength,
-		Logger:         slog.New(slog.DiscardHandler),
-		Clock:          time.Now,
+		KeyPrefix:          DefaultKeyPrefix,
+		PartitionKey:       DefaultPartitionKey,
+		Codec:              GobCodec{},
+		TouchInterval:      &touch,
+		Lifetime:           DefaultLifetime,
+		ConsistentRead:     &consistent,
+		MaxLength:          DefaultMaxLength,
+		AbsoluteTimeout:    DefaultAbsoluteTimeout,
+		MaxSessionsPerUser: DefaultMaxSessionsPerUser,
+		Logger:             slog.New(slog.DiscardHandler),
+		Clock:              time.Now,
 	}
 }
 
@@ -195,7 +235,7 @@ func (o *Options) validate() error {
 		bad("PartitionKey %q must have 1 to %d characters", o.PartitionKey, attributeNameLength)
 	}
 	switch o.PartitionKey {
-	case attrData, attrExpires, attrWritten, attrVersion:
+	case attrData, attrExpires, attrWritten, attrVersion, attrSessions:
 		bad("PartitionKey %q collides with an attribute the store writes", o.PartitionKey)
 	}
 	if len(o.KeyPrefix) > 512 {
@@ -215,6 +255,12 @@ func (o *Options) validate() error {
 	}
 	if o.MaxLength <= 0 || o.MaxLength > MaxItemLength {
 		bad("MaxLength %d is outside 1..%d (DynamoDB items are limited to 400 KB)", o.MaxLength, MaxItemLength)
+	}
+	if o.AbsoluteTimeout < time.Minute {
+		bad("AbsoluteTimeout must be at least a minute, got %v", o.AbsoluteTimeout)
+	}
+	if o.MaxSessionsPerUser < 1 || o.MaxSessionsPerUser > MaxSessionsPerUserLimit {
+		bad("MaxSessionsPerUser %d is outside 1..%d", o.MaxSessionsPerUser, MaxSessionsPerUserLimit)
 	}
 	if o.Cookie.SameSite == http.SameSiteNoneMode && !o.Cookie.Secure {
 		bad("Cookie.SameSite None requires Cookie.Secure (browsers reject it otherwise)")

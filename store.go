@@ -161,6 +161,9 @@ func (s *Store) Delete(r *http.Request, w http.ResponseWriter, sess *sessions.Se
 		if err := s.deleteItem(r.Context(), id); err != nil {
 			return err
 		}
+		if st.meta.bound {
+			s.unlistKey(r.Context(), &st.meta, itemKey(s.opts.KeyPrefix, id))
+		}
 	}
 	s.tracked.set(sess, &sessionState{})
 	opts := s.opts.Cookie
@@ -186,13 +189,20 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 	}
 	now := s.opts.Clock()
 	lifetime := s.lifetime(sess.Options)
+	stored := st.current(sess.ID)
 	next := sessionState{
 		written: now.Unix(),
-		expires: now.Add(lifetime).Unix(),
 		version: 1,
 		stored:  true,
+		meta:    sessionMeta{created: now.Unix()},
 	}
-	stored := st.current(sess.ID)
+	if stored {
+		next.meta = st.meta // created, and the user binding, go with the session
+	}
+	next.meta.written = now.Unix()
+	if next.expires = s.expiry(now, lifetime, &next.meta); next.expires <= now.Unix() {
+		return ErrSessionGone // past its absolute timeout
+	}
 	fp, walked := s.valuesFingerprint(sess.Values)
 	if walked {
 		next.fp = fp
@@ -200,12 +210,9 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 			return s.setCookie(w, sess) // same values, and the expiry is fresh enough
 		}
 	}
-	body, err := s.opts.Codec.Encode(sess.Values)
+	body, err := s.encode(sess.Values, &next.meta)
 	if err != nil {
-		return &CodecError{Op: "encode", Err: err}
-	}
-	if size := s.sealer.sealedLength(len(body)); size > s.opts.MaxLength {
-		return &SizeError{Size: size, Limit: s.opts.MaxLength}
+		return err
 	}
 	if !walked {
 		next.fp = bytesFingerprint(body)
@@ -229,11 +236,7 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 			return err
 		}
 		if stored { // Regenerate: the old ID must stop working, or nothing changes.
-			if err := s.deleteItem(ctx, st.id); err != nil {
-				// Roll back, so the caller's session and cookie stay exactly as they were. If
-				// this delete fails too, the new item is unreachable (no cookie carries its
-				// ID) and TTL removes it.
-				_ = s.deleteItem(ctx, next.id)
+			if err := s.move(ctx, st, &next, nil); err != nil {
 				return err
 			}
 		}
@@ -241,6 +244,59 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 		sess.ID = next.id
 	}
 	return s.setCookie(w, sess)
+}
+
+// encode serializes values and checks the size of the item it will make.
+func (s *Store) encode(values map[any]any, meta *sessionMeta) ([]byte, error) {
+	body, err := s.opts.Codec.Encode(values)
+	if err != nil {
+		return nil, &CodecError{Op: "encode", Err: err}
+	}
+	if size := s.sealer.sealedLength(meta.length() + len(body)); size > s.opts.MaxLength {
+		return nil, &SizeError{Size: size, Limit: s.opts.MaxLength}
+	}
+	return body, nil
+}
+
+// move finishes a Regenerate (or a Login that keeps the session's user): next is written
+// under its new ID; the old item is deleted. A bound session's entry in its user's item gets
+// the new key first, so that a revocation always finds every live item of the session. If a
+// step fails, the new item is deleted again and the session stays as it was.
+func (s *Store) move(ctx context.Context, prev, next *sessionState, entry []byte) error {
+	oldKey, newKey := itemKey(s.opts.KeyPrefix, prev.id), itemKey(s.opts.KeyPrefix, next.id)
+	if next.meta.bound {
+		if err := s.rekey(ctx, &next.meta, oldKey, newKey, entry); err != nil {
+			_ = s.deleteItem(ctx, next.id)
+			return err
+		}
+	}
+	if err := s.deleteItem(ctx, prev.id); err != nil {
+		// Roll back, so the caller's session and cookie stay exactly as they were. If this
+		// delete fails too, the new item is unreachable (no cookie carries its ID) and TTL
+		// removes it.
+		_ = s.deleteItem(ctx, next.id)
+		return err
+	}
+	if next.meta.bound {
+		s.unlistKey(ctx, &next.meta, oldKey)
+	}
+	return nil
+}
+
+// expiry is when a session written now ends: its lifetime after this write, but never after
+// its absolute timeout.
+func (s *Store) expiry(now time.Time, lifetime time.Duration, m *sessionMeta) int64 {
+	return min(now.Add(lifetime).Unix(), s.deadline(m))
+}
+
+// deadline is the end of a session's absolute timeout: AbsoluteTimeout after its Login, or
+// after its creation for an anonymous session.
+func (s *Store) deadline(m *sessionMeta) int64 {
+	start := m.created
+	if m.bound {
+		start = m.authTime
+	}
+	return start + int64(s.opts.AbsoluteTimeout/time.Second)
 }
 
 // lifetime is how long the server keeps a session after a write.
@@ -340,8 +396,9 @@ func (s *Store) load(ctx context.Context, id string) (*loadResult, error) {
 		s.opts.Logger.Warn("dynamostore: rejected stored session", "table", s.opts.TableName, "reason", err)
 		return nil, fmt.Errorf("%w: %v", ErrInvalidItem, err)
 	}
-	// DynamoDB TTL deletes expired items only eventually (often days later): check here.
-	if now := s.opts.Clock().Unix(); st.expires <= now {
+	// DynamoDB TTL deletes expired items only eventually (often days later): check here, and
+	// the absolute timeout too, which a change of WithAbsoluteTimeout may have moved.
+	if now := s.opts.Clock().Unix(); st.expires <= now || s.deadline(&st.meta) <= now {
 		return nil, nil
 	}
 	values, err := s.opts.Codec.Decode(body)
@@ -372,6 +429,12 @@ func (s *Store) parseItem(key string, item map[string]types.AttributeValue) (ses
 	if err != nil {
 		return st, nil, err
 	}
+	body := env.payload
+	if env.version == envelopeVersion1 {
+		st.meta.created = s.opts.Clock().Unix() // unknown: the absolute timeout starts now
+	} else if st.meta, body, err = parseMeta(env.payload); err != nil {
+		return st, nil, err
+	}
 	// The expires attribute is for TTL; the authenticated copy decides, unless the attribute
 	// was set earlier (then TTL is about to remove the item anyway).
 	st.expires, st.token = env.expires, env.token
@@ -383,7 +446,7 @@ func (s *Store) parseItem(key string, item map[string]types.AttributeValue) (ses
 			st.version = 0 // written before locking was turned on
 		}
 	}
-	return st, env.body, nil
+	return st, body, nil
 }
 
 func numberAttr(item map[string]types.AttributeValue, name string) (int64, error) {
@@ -396,7 +459,7 @@ func numberAttr(item map[string]types.AttributeValue, name string) (int64, error
 
 // item seals body into a new item for key and records the write's token in st.
 func (s *Store) item(key string, st *sessionState, body []byte) (map[string]types.AttributeValue, error) {
-	env, token, err := s.sealer.seal(key, st.expires, body)
+	env, token, err := s.sealer.seal(key, st.expires, st.meta.appendTo(make([]byte, 0, metaBoundLength)), body)
 	if err != nil {
 		return nil, err
 	}
@@ -511,6 +574,7 @@ type sessionState struct {
 	written    int64       // epoch seconds of the last write (set for writes only)
 	expires    int64       // epoch seconds when the item expires
 	version    int64       // item version with optimistic locking
+	meta       sessionMeta // created, last write and the user binding (item.go, users.go)
 }
 
 // current reports whether the state describes a stored item under id.
