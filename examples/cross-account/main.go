@@ -188,6 +188,7 @@ func newApp(cfg settings, ca *dynamostore.CrossAccount, client *dynamodb.Client,
 		dynamostore.WithKeyPairs(key),
 		dynamostore.WithLogger(cfg.logger),
 		dynamostore.WithTouchInterval(5*time.Minute),
+		dynamostore.WithSessionLabel(deviceLabel),
 		dynamostore.WithCookieOptions(sessions.Options{
 			Path: "/", MaxAge: 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 			Secure: cfg.secureCookies, // plain HTTP on localhost; true behind TLS
@@ -226,7 +227,9 @@ h1{font-size:1.6rem;margin-bottom:.2rem}.sub{color:#5b6476;margin-top:0}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;margin:0}dt{color:#5b6476}dd{margin:0;font-weight:600}
 a,button{color:#0b5fff}button{font:inherit;background:#0b5fff;color:#fff;border:0;border-radius:6px;padding:.45rem 1rem;cursor:pointer}
 input{font:inherit;padding:.4rem .6rem;border:1px solid #c4cad6;border-radius:6px}
-.nav a{margin-right:1rem}.mode{display:inline-block;background:#e8f0ff;color:#0b5fff;border-radius:4px;padding:0 .4rem;font-size:.85rem}
+.nav a{margin-right:1rem}form.inline{display:inline;margin-right:1rem}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .4rem;border-bottom:1px solid #eef0f4}th{color:#5b6476;font-weight:400}
+.this{background:#e6f6ea;color:#18794e;border-radius:4px;padding:0 .4rem;font-size:.85rem}button.end{background:#fff;color:#c4321c;border:1px solid #c4321c;padding:.2rem .6rem}.mode{display:inline-block;background:#e8f0ff;color:#0b5fff;border-radius:4px;padding:0 .4rem;font-size:.85rem}
 </style></head><body>
 <h1>dynamostore</h1><p class="sub">Sessions in a table owned by another account <span class="mode">{{.Mode}} mode</span></p>{{end}}
 {{define "index"}}{{template "top" .}}
@@ -240,7 +243,15 @@ input{font:inherit;padding:.4rem .6rem;border:1px solid #c4cad6;border-radius:6p
 <dt>Renewals</dt><dd id="renewals">{{.Stats.Renewals}}</dd>
 <dt>Requests that waited</dt><dd id="waits">{{.Stats.Waits}}</dd>
 <dt>Table</dt><dd style="font-weight:400;word-break:break-all">{{.Table}}</dd></dl></div>
-<p class="nav">{{if .User}}<a id="logout" href="/logout">Log out</a>{{else}}<a id="login" href="/login">Log in</a>{{end}}<a href="/">Reload</a><a href="/stats">Stats (JSON)</a></p>
+{{if .User}}<div class="card"><h2>Your sessions</h2>
+<table id="sessions"><tr><th>Device</th><th>Logged in</th><th>Last seen</th><th></th></tr>
+{{range .Sessions}}<tr class="session" data-handle="{{.Handle}}"><td>{{if .Label}}{{.Label}}{{else}}unknown device{{end}}{{if eq .Handle $.Handle}} <span class="this">this device</span>{{end}}</td>
+<td>{{.Created.Format "Jan 2 15:04:05"}}</td><td>{{.LastSeen.Format "15:04:05"}}</td>
+<td>{{if ne .Handle $.Handle}}<form method="post" action="/sessions/end"><input type="hidden" name="handle" value="{{.Handle}}"><button class="end" type="submit">Log out</button></form>{{end}}</td></tr>
+{{end}}</table>
+{{if gt (len .Sessions) 1}}<form method="post" action="/sessions/end-others"><button id="end-others" type="submit">Log out all other sessions</button></form>{{end}}
+</div>{{end}}
+<p class="nav">{{if .User}}<form class="inline" method="post" action="/logout" onsubmit="return confirm('Log out?')"><button id="logout" type="submit">Log out</button></form>{{else}}<a id="login" href="/login">Log in</a>{{end}}<a href="/">Reload</a><a href="/stats">Stats (JSON)</a></p>
 </body></html>{{end}}
 {{define "login"}}{{template "top" .}}
 <div class="card"><h2>Log in</h2><form method="post" action="/login">
@@ -253,10 +264,14 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", a.index)
 	mux.HandleFunc("GET /login", a.loginForm)
 	mux.HandleFunc("POST /login", a.login)
-	mux.HandleFunc("GET /logout", a.logout)
+	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("POST /sessions/end", a.endSession)
+	mux.HandleFunc("POST /sessions/end-others", a.endOtherSessions)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /stats", a.stats)
-	return mux
+	// Every form posts: logins, logouts and the ending of sessions. Go's cross-origin
+	// protection refuses such requests when a browser says they come from another site.
+	return http.NewCrossOriginProtection().Handler(mux)
 }
 
 func (a *app) render(w http.ResponseWriter, name string, data map[string]any) {
@@ -290,10 +305,19 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Could not save the session; please try again.", http.StatusServiceUnavailable)
 		return
 	}
-	a.render(w, "index", map[string]any{
+	data := map[string]any{
 		"User": s.Values["user"], "Visits": visits + 1, "Created": s.Values["created"],
-		"Stats": a.creds.Stats(), "Table": a.table,
-	})
+		"Stats": a.creds.Stats(), "Table": a.table, "Handle": a.store.Handle(s),
+	}
+	if user, ok := s.Values["user"].(string); ok {
+		list, err := a.store.UserSessions(r.Context(), user)
+		if err != nil {
+			http.Error(w, "Could not list your sessions; please try again.", http.StatusServiceUnavailable)
+			return
+		}
+		data["Sessions"] = list
+	}
+	a.render(w, "index", data)
 }
 
 func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -311,8 +335,9 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Values["user"] = name
-	// A new ID at login: an ID anyone saw before the login is worthless now.
-	if err := a.store.Regenerate(r, w, s); err != nil {
+	// A new ID at login (an ID anyone saw before is worthless now), bound to the user, listed
+	// under "Your sessions".
+	if err := a.store.Login(r, w, s, name); err != nil {
 		http.Error(w, "Could not log in; please try again.", http.StatusServiceUnavailable)
 		return
 	}
@@ -330,6 +355,63 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Clear-Site-Data", `"cookies"`)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// endSession logs out one of the user's other sessions, named by its handle.
+func (a *app) endSession(w http.ResponseWriter, r *http.Request) {
+	s, ok := a.session(w, r)
+	if !ok {
+		return
+	}
+	user, _ := s.Values["user"].(string)
+	if user == "" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	err := a.store.RevokeSession(r.Context(), user, r.FormValue("handle"))
+	if err != nil && !errors.Is(err, dynamostore.ErrSessionNotFound) {
+		http.Error(w, "Could not end that session; please try again.", http.StatusServiceUnavailable)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// endOtherSessions logs out every session of the user but this one.
+func (a *app) endOtherSessions(w http.ResponseWriter, r *http.Request) {
+	s, ok := a.session(w, r)
+	if !ok {
+		return
+	}
+	if user, _ := s.Values["user"].(string); user != "" {
+		if _, err := a.store.RevokeUserSessions(r.Context(), user, a.store.Handle(s)); err != nil {
+			http.Error(w, "Could not end your other sessions; please try again.", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// deviceLabel is a short name of the browser and system from the User-Agent.
+func deviceLabel(r *http.Request) string {
+	ua := r.UserAgent()
+	browser := "a browser"
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"HeadlessChrome", "Headless Chrome"}, {"Chrome/", "Chrome"}, {"Firefox/", "Firefox"},
+		{"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client", "Go"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	for _, o := range []struct{ token, name string }{
+		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Mac OS X", "macOS"}, {"Windows", "Windows"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			return browser + " on " + o.name
+		}
+	}
+	return browser
 }
 
 func (a *app) healthz(w http.ResponseWriter, r *http.Request) {

@@ -1,5 +1,7 @@
 // Logs in to the cross-account example in headless Chromium, watches two credential renewals
-// on the page, takes a screenshot after login, and logs out. Run by `make e2e`.
+// on the page, takes a screenshot after login, then logs in as the same user from a second
+// browser context, ends that session from the first one's "Your sessions" panel, checks that
+// the second is logged out on its next load, and logs out. Run by `make e2e`.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 
@@ -48,6 +50,25 @@ try {
   console.log(`e2e: ${loads} page loads across two renewals; AssumeRole calls ${await text('assume-role-calls')}`);
   await page.screenshot({ path: `${outDir}/after-renewals.png`, fullPage: true });
 
+  // A second device of the same user, in a browser context of its own.
+  const other = await (await browser.newContext()).newPage();
+  await other.goto(base + 'login');
+  await other.fill('#name', 'ada');
+  await Promise.all([other.waitForURL(base), other.click('#submit')]);
+  if ((await other.textContent('#user')).trim() !== 'ada') fail('the second login did not stick');
+  await visit(base);
+  const rows = await page.locator('#sessions tr.session').count();
+  if (rows !== 2) fail(`the first device lists ${rows} sessions, not 2`);
+  if (await page.locator('#sessions .this').count() !== 1) fail('"this device" is not marked once');
+  await page.screenshot({ path: `${outDir}/two-sessions.png`, fullPage: true });
+  console.log(`e2e: two sessions listed; screenshot ${outDir}/two-sessions.png`);
+  await Promise.all([page.waitForURL(base), page.click('#sessions button.end')]);
+  if (await page.locator('#sessions tr.session').count() !== 1) fail('the ended session is still listed');
+  await other.reload();
+  if ((await other.textContent('#user')).trim() !== 'not logged in') fail('the ended session still works on the other device');
+  console.log('e2e: ended the other session from the first device; it is logged out');
+
+  page.on('dialog', (d) => d.accept());
   await Promise.all([page.waitForURL(base), page.click('#logout')]);
   if (await text('user') !== 'not logged in') fail('still logged in after logout');
   console.log('e2e: logged out');
