@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Retry-safe writes.
@@ -48,9 +50,9 @@ func (s *Store) ownWrite(op string) {
 
 // confirm finds out what a failed PutItem or UpdateItem left in the table. sent is the item
 // the write sent; prevToken is the token of the envelope it replaced (zero for a create).
-func (s *Store) confirm(ctx context.Context, op, key string, sent map[string]types.AttributeValue, prevToken uint64, callErr error) error {
+func (s *Store) confirm(ctx context.Context, op, key string, sent map[string]types.AttributeValue, prevToken uint64, tries int32, callErr error) error {
 	opErr := &OpError{Op: op, Table: s.opts.TableName, Err: callErr}
-	if definite(callErr) {
+	if definite(callErr, tries) {
 		return s.logged(opErr)
 	}
 	item, err := s.reread(ctx, key)
@@ -75,9 +77,9 @@ func (s *Store) confirm(ctx context.Context, op, key string, sent map[string]typ
 }
 
 // confirmDelete finds out whether a failed DeleteItem removed the item after all.
-func (s *Store) confirmDelete(ctx context.Context, key string, callErr error) error {
+func (s *Store) confirmDelete(ctx context.Context, key string, tries int32, callErr error) error {
 	opErr := &OpError{Op: "DeleteItem", Table: s.opts.TableName, Err: callErr}
-	if definite(callErr) {
+	if definite(callErr, tries) {
 		return s.logged(opErr)
 	}
 	item, err := s.reread(ctx, key)
@@ -114,18 +116,63 @@ func (s *Store) logged(e *OpError) *OpError {
 	return e
 }
 
-// definite reports errors that prove DynamoDB did not apply the write: an API error that the
-// SDK does not retry (access denied, validation, missing table, rejected credentials) comes
-// from the only attempt, and a credentials failure stops the request before it is sent.
-// Anything else (a network error, a timeout, a 5xx or throttling answer, retries exhausted)
-// may follow an earlier attempt that DynamoDB applied.
-func definite(err error) bool {
+// definite reports errors that prove DynamoDB did not apply the write. The error is that of
+// the call's last attempt, so it proves nothing about earlier attempts unless there was only
+// one, or it is an answer that every attempt of the same request gets (validation, access
+// denied, a missing table). With one attempt, a credentials failure stopped the request before
+// it was sent, and an answer other than a 5xx is DynamoDB's refusal. A network error, a
+// timeout or a 5xx may follow an applied write. attempts is 0 when the client did not say
+// (a DAX client, a fake).
+func definite(err error, attempts int32) bool {
+	var apiErr smithy.APIError
 	var renewal *RenewalError
-	if errors.As(err, &renewal) {
+	switch {
+	case errors.As(err, &apiErr) && deterministicCodes[apiErr.ErrorCode()] && !errors.As(err, &renewal):
+		return true
+	case attempts != 1:
+		return false
+	case errors.As(err, &renewal):
+		return true
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return false
+	case errors.As(err, &apiErr):
+		return !serverError(err)
+	}
+	return false
+}
+
+// deterministicCodes are answers that every attempt of the same request gets.
+var deterministicCodes = map[string]bool{
+	"ValidationException": true, "AccessDeniedException": true, "ResourceNotFoundException": true,
+	"SerializationException": true, "UnknownOperationException": true,
+}
+
+// serverError reports a 5xx answer: DynamoDB says the request may or may not have been applied.
+func serverError(err error) bool {
+	var status interface{ HTTPStatusCode() int }
+	if errors.As(err, &status) && status.HTTPStatusCode() >= 500 {
 		return true
 	}
 	var apiErr smithy.APIError
-	return errors.As(err, &apiErr) && !transient(err) && !errors.Is(err, context.DeadlineExceeded)
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode() == "InternalServerError" || apiErr.ErrorCode() == "ServiceUnavailable" || apiErr.ErrorCode() == "InternalFailure")
+}
+
+// attempts counts the attempts of one call as the SDK's retry loop makes them (it runs in
+// the Finalize step, after the retry middleware), so that a failed write can tell whether an
+// earlier attempt may have been applied. Pass its option to the call.
+type attempts struct{ n atomic.Int32 }
+
+func (a *attempts) option(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+		return stack.Finalize.Add(a, middleware.After)
+	})
+}
+
+func (a *attempts) ID() string { return "dynamostore.CountAttempts" }
+
+func (a *attempts) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	a.n.Add(1)
+	return next.HandleFinalize(ctx, in)
 }
 
 // retryables is the SDK's own classification, plus the codes of DynamoDB's 5xx answers for

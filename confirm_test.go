@@ -3,8 +3,14 @@ package dynamostore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -278,4 +284,145 @@ func TestCreateNeverReplacesAnotherSession(t *testing.T) {
 		assert.Equal(t, "ada", f.stored(t, b)["user"], "the old session is live and unchanged")
 	})
 	assert.Len(t, f.items(), 1+len(clash.planted), "nothing but the session and the planted items")
+}
+
+// scriptedTransport runs a scripted step for the next requests of an operation.
+type scriptedTransport struct {
+	base   http.RoundTripper
+	mu     sync.Mutex
+	script map[string][]func(*http.Request) (*http.Response, error)
+}
+
+func (s *scriptedTransport) then(op string, steps ...func(*http.Request) (*http.Response, error)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.script[op] = append(s.script[op], steps...)
+}
+
+func (s *scriptedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+	s.mu.Lock()
+	var step func(*http.Request) (*http.Response, error)
+	if q := s.script[op]; len(q) > 0 {
+		step, s.script[op] = q[0], q[1:]
+	}
+	s.mu.Unlock()
+	if step == nil {
+		return s.base.RoundTrip(r)
+	}
+	return step(r)
+}
+
+// applyThenLose forwards the request (DynamoDB applies it), runs meanwhile, then loses the answer.
+func applyThenLose(base http.RoundTripper, meanwhile func()) func(*http.Request) (*http.Response, error) {
+	return func(r *http.Request) (*http.Response, error) {
+		resp, err := base.RoundTrip(r)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if meanwhile != nil {
+			meanwhile()
+		}
+		return nil, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	}
+}
+
+func answer(status int, code, msg string) func(*http.Request) (*http.Response, error) {
+	return func(r *http.Request) (*http.Response, error) {
+		body := fmt.Sprintf(`{"__type":"com.amazon.coral.service#%s","message":%q}`, code, msg)
+		h := http.Header{}
+		h.Set("Content-Type", "application/x-amz-json-1.0")
+		return &http.Response{StatusCode: status, Status: fmt.Sprint(status), Header: h, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
+	}
+}
+
+func newScriptedFixture(t *testing.T, opts ...dynamostore.Option) (*fixture, *scriptedTransport) {
+	t.Helper()
+	st := &scriptedTransport{base: http.DefaultTransport, script: map[string][]func(*http.Request) (*http.Response, error){}}
+	clean := dynamostoretest.Client(t)
+	faulty := dynamostoretest.Client(t, func(o *dynamodb.Options) { o.HTTPClient = &http.Client{Transport: st} })
+	f := &fixture{t: t, ddb: clean, client: &recordingClient{inner: faulty}, table: dynamostoretest.NewTable(t, clean), clock: newClock()}
+	f.store = f.newStore(opts...)
+	return f, st
+}
+
+// The first attempt of a locked UpdateItem is applied and its answer lost; before the SDK's
+// retry, another request (a second tab) loads the session, which now holds our increment, and
+// writes its own. The retry fails version = :pv against that item and Save returns
+// ErrConflict, "not applied, reload and apply again": doing so applies our increment twice.
+func TestConflictOnTopOfOwnAppliedWriteIsOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	f, st := newScriptedFixture(t, dynamostore.WithOptimisticLocking(true))
+	other, err := dynamostore.New(f.ddb, dynamostore.WithTableName(f.table), dynamostore.WithKeyPairs(hashKey1, blockKey1),
+		dynamostore.WithClock(f.clock.Now), dynamostore.WithOptimisticLocking(true))
+	require.NoError(t, err)
+	increment := func(s *sessions.Session) bool {
+		n, _ := s.Values["n"].(int)
+		s.Values["n"] = n + 1
+		return true
+	}
+	b := newBrowser()
+	_, err = b.visit(t, f.store, increment) // n = 1
+	require.NoError(t, err)
+	var otherErr error
+	st.then("UpdateItem", applyThenLose(st.base, func() {
+		r := b.request(context.Background())
+		s, err := other.Get(r, cookieName)
+		if err == nil {
+			increment(s) // sees n = 2: our write is there
+			err = other.Save(r, httptest.NewRecorder(), s)
+		}
+		otherErr = err
+	}))
+	_, err = b.visit(t, f.store, increment)
+	require.NoError(t, otherErr)
+	assert.Equal(t, 3, f.stored(t, b)["n"], "both increments are stored")
+	assert.NotErrorIs(t, err, dynamostore.ErrConflict, "our write was applied; the doc says ErrConflict means it was not")
+	assert.ErrorIs(t, err, dynamostore.ErrOutcomeUnknown, "another write sits on top of ours: the store cannot tell")
+	if errors.Is(err, dynamostore.ErrConflict) { // follow ErrConflict's advice
+		_, err = b.visit(t, f.store, increment)
+		require.NoError(t, err)
+		assert.Equal(t, 3, f.stored(t, b)["n"], "two increments intended")
+	}
+}
+
+// The first attempt is applied and its answer lost; the retry gets a non-retryable answer
+// (here the credentials expired in between). It comes from the last attempt, not the only
+// one, so it proves nothing: the store counts the attempts and reads the item back.
+func TestNonRetryableAnswerAfterAnAppliedAttemptIsConfirmed(t *testing.T) {
+	t.Parallel()
+	f, st := newScriptedFixture(t)
+	b := f.withSession(t)
+	st.then("UpdateItem", applyThenLose(st.base, nil),
+		answer(http.StatusBadRequest, "ExpiredTokenException", "The security token included in the request is expired"))
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
+	stored := f.stored(t, b)["user"]
+	require.NoError(t, err, "the first attempt was applied: the confirming read finds it")
+	assert.Equal(t, "eve", stored)
+}
+
+// Regenerate: the new item is written, the DeleteItem of the old one is applied but its answer
+// is lost and the retries and the confirming read fail. Rolling back (deleting the new item)
+// could leave no session at all, so the session moves to the new item, its cookie is set,
+// and ErrOutcomeUnknown says the old item may remain.
+func TestRegenerateWithAnUnknownDeleteKeepsTheNewSession(t *testing.T) {
+	t.Parallel()
+	f, st := newScriptedFixture(t)
+	b := f.withSession(t)
+	reset := func(r *http.Request) (*http.Response, error) {
+		return nil, &net.OpError{Op: "write", Net: "tcp", Err: syscall.ECONNRESET}
+	}
+	r := b.request(context.Background())
+	s, err := f.store.Get(r, cookieName)
+	require.NoError(t, err)
+	st.then("DeleteItem", applyThenLose(st.base, nil), reset, reset)
+	st.then("GetItem", reset, reset, reset)
+	rec := httptest.NewRecorder()
+	err = f.store.Regenerate(r, rec, s)
+	require.ErrorIs(t, err, dynamostore.ErrOutcomeUnknown)
+	b.receive(rec)
+	assert.Equal(t, "ada", f.stored(t, b)["user"], "the cookie leads to the new session")
 }

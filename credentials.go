@@ -66,8 +66,8 @@ type CredentialsOptions struct {
 	// Timeout bounds each AssumeRole call, at least 100 ms. Default: 10 seconds.
 	Timeout time.Duration
 	// RetryBaseDelay and RetryMaxDelay bound the jittered exponential backoff after a transient
-	// STS failure (throttling, 5xx, network, timeout); the base is at least 10 ms and the
-	// maximum at least the base. Defaults: a sixtieth of the lifetime between 50 ms and 1 s,
+	// STS failure (throttling, 5xx, network, timeout); the base is at least 10 ms, the
+	// maximum at least the base, and both at most a sixth of the lifetime. Defaults: a sixtieth of the lifetime between 50 ms and 1 s,
 	// and a twelfth of it between 250 ms and 30 s.
 	RetryBaseDelay, RetryMaxDelay time.Duration
 	// NonRecoverableDelay is how long a non-recoverable failure (AccessDenied, ValidationError,
@@ -469,6 +469,10 @@ func (c *Credentials) backoff(n int) time.Duration {
 	if maxDelay == 0 {
 		maxDelay = min(max(c.lifetime/12, 250*time.Millisecond), 30*time.Second)
 	}
+	// Whatever was configured, a retry comes within a sixth of the lifetime, so that a
+	// renewal that meets a failure is tried again well before the credentials expire.
+	maxDelay = max(min(maxDelay, c.lifetime/6), time.Millisecond)
+	base = min(base, maxDelay)
 	d := base
 	for i := 1; i < n && d < maxDelay; i++ {
 		d *= 2

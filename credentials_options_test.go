@@ -171,3 +171,43 @@ func TestCredentialsExpiredOnArrival(t *testing.T) {
 	assert.EqualValues(t, 1, creds.Stats().AssumeRoleCalls, "answered from memory")
 	assert.False(t, strings.Contains(err.Error(), "SecretAccessKey"))
 }
+
+// Retry delays longer than the lifetime are capped by it, as the margins are: with 2 h on a
+// 1 h credential, one transient STS failure at the renewal time used to stop renewal past
+// expiry, although STS was healthy again for the last 15 minutes.
+func TestRetryDelaysAreCappedByTheLifetime(t *testing.T) {
+	t.Parallel()
+	for name, delay := range map[string]time.Duration{"defaults": 0, "2h": 2 * time.Hour} {
+		t.Run(name, func(t *testing.T) { retryDelayCase(t, delay) })
+	}
+}
+
+func retryDelayCase(t *testing.T, delay time.Duration) {
+	emu, client, role := roleSTS(t)
+	emu.SetLifetime(time.Hour)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	set := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
+	creds := dynamostore.NewAssumeRoleCredentials(client, role, func(o *dynamostore.CredentialsOptions) {
+		o.RetryBaseDelay, o.RetryMaxDelay = delay, delay
+		o.Clock = clock
+	})
+	first, err := creds.Retrieve(context.Background())
+	require.NoError(t, err)
+	renewAt := creds.Stats().RenewAt
+	emu.FailNext("ServiceUnavailable", 1) // one blip at the renewal time
+	set(renewAt.Add(time.Second))
+	_, err = creds.Retrieve(context.Background()) // starts the background renewal, which fails
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return creds.Stats().Failures == 1 }, 5*time.Second, 10*time.Millisecond)
+
+	time.Sleep(3 * time.Second)               // the emulator stamps expiries by the real clock
+	set(first.Expires.Add(-30 * time.Second)) // 15 minutes of healthy STS later
+	_, err = creds.Retrieve(context.Background())
+	require.NoError(t, err)
+	set(first.Expires.Add(time.Second))
+	_, err = creds.Retrieve(context.Background())
+	t.Logf("STS calls: %d", emu.Stats().Calls)
+	assert.NoError(t, err, "STS was healthy for the last quarter hour of the credentials")
+}

@@ -85,6 +85,7 @@ func writeAny(h *maphash.Hash, v any, depth int) bool {
 		writeString(h, v)
 	case []byte:
 		h.WriteByte(tagBytes)
+		writeBool(h, v == nil) // JSON stores nil as null and empty as ""
 		writeUint(h, uint64(len(v)))
 		h.Write(v)
 	case bool:
@@ -100,6 +101,8 @@ func writeAny(h *maphash.Hash, v any, depth int) bool {
 		writeTagged(h, tagUint64, v)
 	case float64:
 		writeTagged(h, tagFloat64, math.Float64bits(v))
+	case float32: // its own bits: widening to float64 would quiet a signalling NaN
+		writeTagged(h, tagFloat32, uint64(math.Float32bits(v)))
 	case time.Time:
 		h.WriteByte(tagTime)
 		writeTime(h, v)
@@ -127,7 +130,9 @@ func writeValue(h *maphash.Hash, v reflect.Value, depth int) bool {
 		writeUint(h, uint64(v.Int()))
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		writeUint(h, v.Uint())
-	case reflect.Float32, reflect.Float64:
+	case reflect.Float32:
+		writeUint(h, uint64(float32Bits(v)))
+	case reflect.Float64:
 		writeUint(h, math.Float64bits(v.Float()))
 	case reflect.Complex64, reflect.Complex128:
 		c := v.Complex()
@@ -209,24 +214,56 @@ func writeElems(h *maphash.Hash, v reflect.Value, depth int) bool {
 	return true
 }
 
-// writeType names a dynamic type by package path and name, so that equal contents of two
-// different types (an int and an int64, say) never look alike.
+// writeType names a dynamic type by package path and name, down through pointers, slices,
+// arrays and maps, so that equal contents of two different types (an int and an int64, a
+// *v1.User and a *v2.User) never look alike.
 func writeType(h *maphash.Hash, t reflect.Type) {
 	if t.Name() != "" {
 		writeString(h, t.PkgPath())
 		writeString(h, t.Name())
 		return
 	}
-	writeString(h, t.String())
+	h.WriteByte(byte(t.Kind()))
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice:
+		writeType(h, t.Elem())
+	case reflect.Array:
+		writeUint(h, uint64(t.Len()))
+		writeType(h, t.Elem())
+	case reflect.Map:
+		writeType(h, t.Key())
+		writeType(h, t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			writeString(h, f.Name)
+			writeType(h, f.Type)
+		}
+	default:
+		writeString(h, t.String())
+	}
 }
 
-// writeTime hashes what both codecs keep of a time: the instant and the zone offset (not the
-// monotonic reading, nor the Location's name).
+// float32Bits returns a float32's own bits where reflection allows it: Value.Float widens to
+// float64, which quiets a signalling NaN.
+func float32Bits(v reflect.Value) uint32 {
+	if v.CanInterface() {
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		return math.Float32bits(*(*float32)(c.Addr().UnsafePointer()))
+	}
+	return math.Float32bits(float32(v.Float())) // an unexported field, which neither codec stores
+}
+
+// writeTime hashes what both codecs keep of a time: the instant, the zone offset, and whether
+// it is UTC (which MarshalBinary and JSON write apart from a zero offset elsewhere); not the
+// monotonic reading, nor the Location's name.
 func writeTime(h *maphash.Hash, t time.Time) {
 	_, offset := t.Zone()
 	writeUint(h, uint64(t.Unix()))
 	writeUint(h, uint64(t.Nanosecond()))
 	writeUint(h, uint64(offset))
+	writeBool(h, t.Location() == time.UTC)
 }
 
 func writeTagged(h *maphash.Hash, tag byte, v uint64) {

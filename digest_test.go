@@ -2,6 +2,7 @@ package dynamostore_test
 
 import (
 	"encoding/gob"
+	"math"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dynamostore/dynamostore"
+	v1 "github.com/dynamostore/dynamostore/internal/digesttest/v1/model"
+	v2 "github.com/dynamostore/dynamostore/internal/digesttest/v2/model"
 )
 
 // cart is a struct with a map field, the case gob encodes in random order.
@@ -124,4 +127,90 @@ func TestChangesInsideStructsAreWritten(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want.Items, s.Values["cart"].(cart).Items)
 	}
+}
+
+func init() {
+	// gob.Register names both "*model.User" (and panics); RegisterName is gob's way out.
+	gob.RegisterName("v1.User", &v1.User{})
+	gob.RegisterName("v2.User", &v2.User{})
+}
+
+// An app moves its session type from .../v1/model to .../v2/model (same package name, same
+// shape). gob stores the full type name, so the change must be written: the digest names
+// pointer (and slice, map) types by package path, not by reflect's String(), "*model.User"
+// for both.
+func TestTypesFromAnotherPackageAreWritten(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b := newBrowser()
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = &v1.User{Name: "ada"}; return true })
+	require.NoError(t, err)
+	writes := f.client.writes()
+	_, err = b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = &v2.User{Name: "ada"}; return true })
+	require.NoError(t, err)
+	assert.Equal(t, writes+1, f.client.writes(), "a value of another type must be written")
+	s, err := b.load(t, f.store)
+	require.NoError(t, err)
+	_, ok := s.Values["user"].(*v2.User)
+	assert.True(t, ok, "stored value has type %T, want *v2.User", s.Values["user"])
+}
+
+// GobCodec (compact form, via time.MarshalBinary) and JSONCodec both store whether a time
+// is in UTC ("Z") or in a zone whose offset happens to be 0 ("+00:00"). The digest keeps only
+// the offset would never write the normalisation of a London winter time to UTC.
+func TestUTCVersusAZeroOffsetZoneIsWritten(t *testing.T) {
+	t.Parallel()
+	london, err := time.LoadLocation("Europe/London")
+	require.NoError(t, err)
+	login := time.Date(2026, 1, 15, 9, 30, 0, 0, london)
+	f := newFixture(t)
+	b := newBrowser()
+	_, err = b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["login"] = login; return true })
+	require.NoError(t, err)
+	writes := f.client.writes()
+	_, err = b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["login"] = login.UTC(); return true })
+	require.NoError(t, err)
+	assert.Equal(t, writes+1, f.client.writes(), "UTC is stored differently from +00:00")
+	s, err := b.load(t, f.store)
+	require.NoError(t, err)
+	assert.True(t, s.Values["login"].(time.Time).Location() == time.UTC, "stored in %q, not UTC", s.Values["login"].(time.Time).Location())
+}
+
+// The compact form stores a float32's bits; widening it to float64 would quiet a signalling
+// NaN, so that two different stored bit patterns digest alike.
+func TestFloat32NaNPayloadIsWritten(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b := newBrowser()
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["f"] = math.Float32frombits(0x7fc00001); return true })
+	require.NoError(t, err)
+	writes := f.client.writes()
+	_, err = b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["f"] = math.Float32frombits(0x7f800001); return true })
+	require.NoError(t, err)
+	assert.Equal(t, writes+1, f.client.writes())
+	s, err := b.load(t, f.store)
+	require.NoError(t, err)
+	assert.Equal(t, uint32(0x7f800001), math.Float32bits(s.Values["f"].(float32)))
+}
+
+// JSONCodec stores []byte(nil) as null and []byte{} as "": hashing both as an empty byte
+// string would skip the second Save of a request.
+func TestJSONNilVersusEmptyBytesIsWritten(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, dynamostore.WithCodec(dynamostore.JSONCodec{}))
+	b := newBrowser()
+	r := b.request(t.Context())
+	s, err := f.store.Get(r, cookieName)
+	require.NoError(t, err)
+	s.Values["b"] = []byte{}
+	require.NoError(t, f.store.Save(r, httptest.NewRecorder(), s))
+	writes := f.client.writes()
+	s.Values["b"] = []byte(nil)
+	rec := httptest.NewRecorder()
+	require.NoError(t, f.store.Save(r, rec, s))
+	b.receive(rec)
+	assert.Equal(t, writes+1, f.client.writes(), `null and "" are different JSON`)
+	got, err := b.load(t, f.store)
+	require.NoError(t, err)
+	assert.Nil(t, got.Values["b"], "stored: %#v", got.Values["b"])
 }

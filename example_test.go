@@ -148,3 +148,55 @@ func ExampleNew_options() {
 	// Output:
 	// dynamostore: invalid options: KeyPairs is empty: pass at least one hash key of 32 or more random bytes (securecookie.GenerateRandomKey(32)) with WithKeyPairs
 }
+
+// Users and their sessions: Login at authentication, a "your sessions" listing with this
+// device marked, and logging out every other session.
+func ExampleStore_Login() {
+	endpoint, stop := exampleEndpoint()
+	defer stop()
+	client := dynamostoretest.NewClient(endpoint)
+	if err := dynamostore.CreateTable(context.Background(), client, "example-users"); err != nil {
+		log.Fatal(err)
+	}
+	store, err := dynamostore.New(client,
+		dynamostore.WithTableName("example-users"),
+		dynamostore.WithKeyPairs([]byte("a-32-byte-hash-key-from-a-secret")),
+		dynamostore.WithSessionLabel(func(r *http.Request) string { return r.UserAgent() }),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	login := func(device string) (*sessions.Session, string) {
+		r := httptest.NewRequest(http.MethodPost, "/login", nil)
+		r.Header.Set("User-Agent", device)
+		sess, _ := store.Get(r, "session")
+		// ... after checking the user's password:
+		if err := store.Login(r, httptest.NewRecorder(), sess, "user-42"); err != nil {
+			log.Fatal(err)
+		}
+		return sess, store.Handle(sess)
+	}
+	laptop, _ := login("laptop")
+	login("phone")
+
+	list, err := store.UserSessions(context.Background(), "user-42")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range list {
+		fmt.Println(s.Label, s.Handle == store.Handle(laptop))
+	}
+	// After a password change on the laptop: log out everywhere else.
+	n, err := store.RevokeUserSessions(context.Background(), "user-42", store.Handle(laptop))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("ended", n)
+	_, recent := store.AuthTime(laptop)
+	fmt.Println("authenticated:", recent)
+	// Unordered output:
+	// laptop true
+	// phone false
+	// ended 1
+	// authenticated: true
+}

@@ -237,13 +237,25 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 		}
 		if stored { // Regenerate: the old ID must stop working, or nothing changes.
 			if err := s.move(ctx, st, &next, nil); err != nil {
-				return err
+				return s.failedMove(w, sess, &next, err)
 			}
 		}
 		s.tracked.set(sess, &next)
 		sess.ID = next.id
 	}
 	return s.setCookie(w, sess)
+}
+
+// failedMove returns the error of a failed move. move has rolled back, except when the old
+// item's delete has an unknown outcome: the old item may be gone, so the session moves to the
+// new item (its cookie is set) and the error says the old one may remain.
+func (s *Store) failedMove(w http.ResponseWriter, sess *sessions.Session, next *sessionState, err error) error {
+	if errors.Is(err, ErrOutcomeUnknown) {
+		s.tracked.set(sess, next)
+		sess.ID = next.id
+		_ = s.setCookie(w, sess)
+	}
+	return err
 }
 
 // encode serializes values and checks the size of the item it will make.
@@ -271,6 +283,9 @@ func (s *Store) move(ctx context.Context, prev, next *sessionState, entry []byte
 		}
 	}
 	if err := s.deleteItem(ctx, prev.id); err != nil {
+		if errors.Is(err, ErrOutcomeUnknown) {
+			return err // the old item may be gone: keep the new one (see failedMove)
+		}
 		// Roll back, so the caller's session and cookie stay exactly as they were. If this
 		// delete fails too, the new item is unreachable (no cookie carries its ID) and TTL
 		// removes it.
@@ -356,12 +371,13 @@ func (s *Store) keyAttr(key string) map[string]types.AttributeValue {
 
 func (s *Store) deleteItem(ctx context.Context, id string) error {
 	key := itemKey(s.opts.KeyPrefix, id)
+	var tries attempts
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: &s.opts.TableName,
 		Key:       s.keyAttr(key),
-	})
+	}, tries.option)
 	if err != nil {
-		return s.confirmDelete(ctx, key, err)
+		return s.confirmDelete(ctx, key, tries.n.Load(), err)
 	}
 	return nil
 }
@@ -485,19 +501,20 @@ func (s *Store) create(ctx context.Context, next *sessionState, body []byte) err
 	if err != nil {
 		return err
 	}
+	var tries attempts
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           &s.opts.TableName,
 		Item:                                item,
 		ConditionExpression:                 strPtr("attribute_not_exists(#k)"),
 		ExpressionAttributeNames:            map[string]string{"#k": s.opts.PartitionKey},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	}, tries.option)
 	var failed *types.ConditionalCheckFailedException
 	switch {
 	case err == nil:
 		return nil
 	case !errors.As(err, &failed):
-		return s.confirm(ctx, "PutItem", key, item, 0, err)
+		return s.confirm(ctx, "PutItem", key, item, 0, tries.n.Load(), err)
 	case sameWrite(failed.Item, item):
 		s.ownWrite("PutItem")
 		return nil
@@ -534,6 +551,7 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body []byt
 			cond += " AND #v = :pv"
 		}
 	}
+	var tries attempts
 	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           &s.opts.TableName,
 		Key:                                 s.keyAttr(key),
@@ -542,13 +560,13 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body []byt
 		ExpressionAttributeNames:            names,
 		ExpressionAttributeValues:           values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	}, tries.option)
 	var failed *types.ConditionalCheckFailedException
 	switch {
 	case err == nil:
 		return nil
 	case !errors.As(err, &failed):
-		return s.confirm(ctx, "UpdateItem", key, item, prev.token, err)
+		return s.confirm(ctx, "UpdateItem", key, item, prev.token, tries.n.Load(), err)
 	case sameWrite(failed.Item, item):
 		s.ownWrite("UpdateItem")
 		return nil
@@ -558,6 +576,13 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body []byt
 	// Tell an expired session from a concurrent write.
 	if expires, err := numberAttr(failed.Item, attrExpires); err != nil || expires <= next.written {
 		return ErrSessionGone
+	}
+	// A version past the one this write makes may sit on top of this very write, applied by
+	// an earlier attempt and then overwritten by another request: that is no proof of a
+	// conflict, and reloading to apply the change again could apply it twice.
+	if v, verr := numberAttr(failed.Item, attrVersion); verr == nil && v > next.version {
+		return s.logged(&OpError{Op: "UpdateItem", Table: s.opts.TableName, OutcomeUnknown: true,
+			Err: fmt.Errorf("the session was written again after version %d, and this write may have come before: %w", next.version, err)})
 	}
 	return ErrConflict
 }

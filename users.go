@@ -148,7 +148,7 @@ func (s *Store) Login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 			return s.Login(r, w, sess, userID)
 		}
 		if err != nil {
-			return err
+			return s.failedMove(w, sess, &next, err)
 		}
 	} else {
 		listing, err := s.list(ctx, &next.meta, itemKey(s.opts.KeyPrefix, next.id), entry)
@@ -158,9 +158,11 @@ func (s *Store) Login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 		}
 		if stored {
 			if err := s.deleteItem(ctx, st.id); err != nil {
-				_ = s.deleteItem(ctx, next.id)
-				s.unlistKey(ctx, &next.meta, itemKey(s.opts.KeyPrefix, next.id))
-				return err
+				if !errors.Is(err, ErrOutcomeUnknown) {
+					_ = s.deleteItem(ctx, next.id)
+					s.unlistKey(ctx, &next.meta, itemKey(s.opts.KeyPrefix, next.id))
+				}
+				return s.failedMove(w, sess, &next, err)
 			}
 			if st.meta.bound { // it belonged to another user
 				s.unlistKey(ctx, &st.meta, itemKey(s.opts.KeyPrefix, st.id))
@@ -517,13 +519,14 @@ func (s *Store) revoke(ctx context.Context, userItem, handle string) (bool, int,
 	now := s.opts.Clock().Unix()
 	ended := 0
 	for _, key := range parseListing(out.Attributes)[handle].keys {
+		var tries attempts
 		del, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:    &s.opts.TableName,
 			Key:          s.keyAttr(key),
 			ReturnValues: types.ReturnValueAllOld,
-		})
+		}, tries.option)
 		if err != nil {
-			return true, ended, s.confirmDelete(ctx, key, err)
+			return true, ended, s.confirmDelete(ctx, key, tries.n.Load(), err)
 		}
 		if exp, err := numberAttr(del.Attributes, attrExpires); err == nil && exp > now {
 			ended++

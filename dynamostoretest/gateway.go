@@ -203,15 +203,18 @@ func (g *Gateway) resources(op string, body []byte) ([]string, *ddbError) {
 			names = append(names, name)
 		}
 	case "TransactGetItems", "TransactWriteItems":
-		var items []map[string]struct {
-			TableName json.RawMessage
-		}
+		// Every level as maps, so member names match exactly (encoding/json would match a
+		// struct field case-insensitively).
+		var items []map[string]map[string]json.RawMessage
 		if err := json.Unmarshal(req["TransactItems"], &items); err != nil || len(items) == 0 {
 			return nil, &ddbError{"ValidationException", "1 validation error detected: Value null at 'transactItems' failed to satisfy constraint: Member must not be null"}
 		}
 		for _, item := range items {
 			for kind, action := range item {
-				name, e := tableName(action.TableName, "transactItems."+strings.ToLower(kind[:1])+kind[1:]+".tableName")
+				if kind == "" {
+					return nil, &ddbError{"SerializationException", "Unexpected field in TransactItems"}
+				}
+				name, e := tableName(action["TableName"], "transactItems."+strings.ToLower(kind[:1])+kind[1:]+".tableName")
 				if e != nil {
 					return nil, e
 				}

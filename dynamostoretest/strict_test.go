@@ -34,7 +34,8 @@ func newStrictSetup(t *testing.T) *strictSetup {
 	t.Helper()
 	ddb := dynamostoretest.Client(t)
 	s := &strictSetup{ddb: ddb, allowed: dynamostoretest.NewTable(t, ddb), forbidden: dynamostoretest.NewTable(t, ddb)}
-	x, err := dynamostoretest.StartCrossAccount(dynamostoretest.Endpoint(t), s.allowed, dynamostoretest.CrossAccountOptions{})
+	// Every action on the allowed table, so that only the table decides.
+	x, err := dynamostoretest.StartCrossAccount(dynamostoretest.Endpoint(t), s.allowed, dynamostoretest.CrossAccountOptions{Actions: []string{"dynamodb:*"}})
 	require.NoError(t, err)
 	t.Cleanup(x.Close)
 	s.x = x
@@ -125,6 +126,8 @@ func TestGatewayChecksTheTableDynamoDBActsOn(t *testing.T) {
 		{"ARN of another account", "PutItem", putBody(arn("999988887777", "us-east-1", s.allowed)), "ResourceNotFoundException"},
 		{"ARN of another region", "PutItem", putBody(arn(dynamostoretest.TableAccount, "eu-west-1", s.allowed)), "ResourceNotFoundException"},
 		{"batch write to a forbidden table", "BatchWriteItem", `{"RequestItems":{"` + s.forbidden + `":[{"PutRequest":{"Item":{"id":{"S":"x"}}}}]}}`, "AccessDeniedException"},
+		{"transaction with a case-folded twin member", "TransactWriteItems", `{"TransactItems":[{"Put":{"TableName":"` + s.forbidden + `","tableName":"` + s.allowed + `","Item":{"id":{"S":"x"}}}}]}`, "AccessDeniedException"},
+		{"transaction with an empty member name", "TransactWriteItems", `{"TransactItems":[{"":{}}]}`, "SerializationException"},
 		{"transaction on a forbidden table", "TransactWriteItems", `{"TransactItems":[{"Put":{"TableName":"` + s.forbidden + `","Item":{"id":{"S":"x"}}}}]}`, "AccessDeniedException"},
 		{"PartiQL", "ExecuteStatement", `{"Statement":"INSERT INTO \"` + s.forbidden + `\" VALUE {'id':'x'}"}`, "AccessDeniedException"},
 	}
