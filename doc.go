@@ -95,6 +95,25 @@ write and reports success. Any other failure that does not prove the write was r
 settled with one consistent read. So nil means the session was stored, once; an error means it
 was not, except for ErrOutcomeUnknown (the settling read failed too), which means either.
 
+# Users and their sessions
+
+Call Login, instead of Regenerate, when a user authenticates: it regenerates the ID, binds the
+session to the user ID, records the authentication time and lists the session under the user.
+Then UserSessions lists the user's live sessions (for a "your sessions" page, with Handle to
+mark "this device"), RevokeSession ends one of them by its handle, RevokeUserSessions ends all
+of them (or all but the current one, after a password change), and AuthTime tells when the
+user last authenticated, for a step-up check before a sensitive action.
+
+	if err := store.Login(r, w, sess, user.ID); err != nil { ... }
+	list, err := store.UserSessions(ctx, user.ID)
+	err = store.RevokeSession(ctx, user.ID, r.FormValue("handle"))
+	n, err := store.RevokeUserSessions(ctx, user.ID, store.Handle(sess))
+
+A session ends WithAbsoluteTimeout (default 7 days) after its Login, however active, and a
+Login beyond WithMaxSessionsPerUser (default 20) ends the user's oldest session. All of it
+runs on the four item calls: each user has one more item in the same table, with no index.
+Get and Save of a bound session cost nothing extra. User IDs are stored only as keyed hashes.
+
 # Errors
 
 Errors are wrapped and typed: *OpError for DynamoDB calls (unwrap it to the SDK's error),

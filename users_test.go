@@ -510,3 +510,46 @@ func TestUsersThroughTheCrossAccountPolicy(t *testing.T) {
 	assert.Equal(t, 1, n)
 	assert.Empty(t, x.Gateway.Stats().Rejected)
 }
+
+// Login, Regenerate, logout and revocation through a network that loses the answers of
+// applied writes: each reports success, and the listing is exact.
+func TestUserOperationsSurviveLostAnswers(t *testing.T) {
+	t.Parallel()
+	f, ft := newNetFixture(t)
+	ctx := context.Background()
+	lose := func(ops ...string) {
+		for _, op := range ops {
+			ft.Inject(op, dynamostoretest.FaultLostAnswer)
+		}
+	}
+	a, b := newBrowser(), newBrowser()
+	lose("PutItem", "UpdateItem", "PutItem") // the session, the user item's update and creation
+	ha := a.login(t, f.store, "ada")
+	lose("PutItem", "UpdateItem")
+	hb := b.login(t, f.store, "ada")
+	lose("PutItem", "UpdateItem", "DeleteItem", "UpdateItem")
+	assert.Equal(t, ha, a.login(t, f.store, "ada"), "a re-authentication through lost answers")
+	r := b.request(ctx)
+	s, err := f.store.Get(r, cookieName)
+	require.NoError(t, err)
+	lose("PutItem", "UpdateItem", "DeleteItem", "UpdateItem")
+	rec := httptest.NewRecorder()
+	require.NoError(t, f.store.Regenerate(r, rec, s))
+	b.receive(rec)
+	infos, err := f.store.UserSessions(ctx, "ada")
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{ha, hb}, handles(infos))
+
+	lose("UpdateItem", "DeleteItem", "UpdateItem")
+	require.NoError(t, f.store.RevokeSession(ctx, "ada", hb))
+	assert.True(t, b.current(t, f.store).IsNew)
+	r = a.request(ctx)
+	s, err = f.store.Get(r, cookieName)
+	require.NoError(t, err)
+	lose("DeleteItem", "UpdateItem")
+	require.NoError(t, f.store.Delete(r, httptest.NewRecorder(), s))
+	infos, err = f.store.UserSessions(ctx, "ada")
+	require.NoError(t, err)
+	assert.Empty(t, infos)
+	assert.Greater(t, ft.Stats().Injected[dynamostoretest.FaultLostAnswer], int64(15))
+}
