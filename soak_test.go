@@ -94,6 +94,8 @@ type soakClient struct {
 	audit   *soakAudit
 }
 
+func (c *soakClient) user() string { return fmt.Sprintf("user-%d", c.id) }
+
 // stored is the session the browser's cookie leads to, read without faults (nil: none).
 func (c *soakClient) stored() (map[any]any, error) {
 	s, err := c.auditor.New(c.b.request(context.Background()), cookieName)
@@ -172,7 +174,10 @@ func (c *soakClient) cycle(n int) {
 	}
 	c.step("login", func(s *sessions.Session, r *http.Request, w http.ResponseWriter) (map[any]any, error) {
 		s.Values["user"] = fmt.Sprintf("user-%d-%d", c.id, n)
-		return maps.Clone(s.Values), c.store.Regenerate(r, w, s)
+		if n%2 == 1 {
+			return maps.Clone(s.Values), c.store.Regenerate(r, w, s)
+		}
+		return maps.Clone(s.Values), c.store.Login(r, w, s, c.user())
 	})
 	for i := range 3 {
 		c.step("change", save(func(v map[any]any) {
@@ -279,6 +284,7 @@ func TestChaosSoak(t *testing.T) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	var panics atomic.Int64
+	clients := make([]*soakClient, soakClients)
 	for i := range soakClients {
 		store := plain
 		if i%2 == 1 {
@@ -294,6 +300,7 @@ func TestChaosSoak(t *testing.T) {
 				}
 			}()
 			c := &soakClient{id: i, b: newBrowser(), store: store, auditor: auditor, audit: audit}
+			clients[i] = c
 			for n := range *soakCycles {
 				c.cycle(n)
 			}
@@ -303,6 +310,18 @@ func TestChaosSoak(t *testing.T) {
 	elapsed := time.Since(start)
 	ft.SetEnabled(false)
 
+	// Each user's listing holds exactly the sessions that are live: none after a logout.
+	for _, c := range clients {
+		list, err := auditor.UserSessions(context.Background(), c.user())
+		switch {
+		case err != nil:
+			audit.violation("client %d: UserSessions: %v", c.id, err)
+		case c.model == nil && len(list) != 0:
+			audit.violation("client %d: logged out, but %d sessions are listed", c.id, len(list))
+		case c.model != nil && c.model["user"] != nil && len(list) > 1:
+			audit.violation("client %d: one session, but %d are listed", c.id, len(list))
+		}
+	}
 	// No session that a successful Delete ended ever comes back.
 	for _, b := range audit.deleted {
 		s, err := auditor.New(b.request(context.Background()), cookieName)
@@ -357,7 +376,8 @@ func writeSoakReport(path string, total int64, elapsed time.Duration, stats dyna
 	line("")
 	line("%d clients (half with optimistic locking) each run %d cycles of: a first visit that creates a session, a login",
 		soakClients, *soakCycles)
-	line("(`Regenerate`), three changes (a counter and a map in a cart), three reads and a logout (`Delete`), through")
+	line("(`Login`, bound to the client's user, in every other cycle `Regenerate`), three changes (a counter and a map")
+	line("in a cart), three reads and a logout (`Delete`), through")
 	line("`dynamostoretest.FaultTransport` between the SDK (its standard retryer, three attempts) and DynamoDB Local. After")
 	line("every request the soak reads the table with a clean client and checks what the client was told:")
 	line("")
@@ -365,8 +385,9 @@ func writeSoakReport(path string, total int64, elapsed time.Duration, stats dyna
 	line("- an error: the stored session is as it was, no cookie was set, and the error is typed (`*OpError` with")
 	line("  `Retryable()`, `ErrConflict`, `ErrSessionGone`); only an error matching `ErrOutcomeUnknown` may leave")
 	line("  the written state instead, and nothing else;")
-	line("- at the end, no session that a successful `Delete` ended comes back; no panic; goroutines, heap and the")
-	line("  store's per-session tracking measured before and after.")
+	line("- at the end, no session that a successful `Delete` ended comes back; each user's `UserSessions` lists no")
+	line("  session once it logged out; no panic; goroutines, heap and the store's per-session tracking measured")
+	line("  before and after.")
 	line("")
 	line("## Result")
 	line("")
