@@ -7,3 +7,6 @@ func TrackedSessions(s *Store) int {
 	defer s.tracked.mu.Unlock()
 	return len(s.tracked.m)
 }
+
+// KVItemKey returns the item key of a KV key under the first key pair.
+func KVItemKey(kv *KV, key string) string { return kv.itemKey(0, key) }

@@ -85,6 +85,7 @@ var errEnvelope = errors.New("malformed envelope")
 type itemKeys struct {
 	mac  []byte
 	user []byte      // keys the hash of user IDs (users.go)
+	kv   []byte      // keys the hash of KV keys (kv.go)
 	aead cipher.AEAD // nil without a block key
 }
 
@@ -99,6 +100,7 @@ func newSealer(keyPairs [][]byte) (*sealer, error) {
 		k := itemKeys{
 			mac:  derive(keyPairs[i], "dynamostore item mac v1", sha256.Size),
 			user: derive(keyPairs[i], "dynamostore user v1", sha256.Size),
+			kv:   derive(keyPairs[i], "dynamostore kv v1", sha256.Size),
 		}
 		if i+1 < len(keyPairs) && len(keyPairs[i+1]) > 0 {
 			block, err := aes.NewCipher(derive(keyPairs[i+1], "dynamostore item encryption v1", len(keyPairs[i+1])))
