@@ -74,6 +74,9 @@ func New(client ItemAPI, opts ...Option) (*Store, error) {
 	return &Store{client: client, opts: o, codecs: codecs, sealer: sealer}, nil
 }
 
+// CookieOptions returns the cookie options that new sessions get (WithCookieOptions).
+func (s *Store) CookieOptions() sessions.Options { return s.opts.Cookie }
+
 // Get returns the session called name for this request, loading it once per request through
 // the gorilla/sessions registry; later calls return the same session and error. See New.
 func (s *Store) Get(r *http.Request, name string) (*sessions.Session, error) {
