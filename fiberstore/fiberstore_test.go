@@ -57,7 +57,6 @@ func TestStorage(t *testing.T) {
 	assert.Nil(t, v)
 	require.ErrorIs(t, s.Reset(), fiberstore.ErrResetUnsupported)
 	require.ErrorIs(t, s.ResetWithContext(ctx), fiberstore.ErrResetUnsupported)
-	v, _ = s.Get("short")
 	require.NoError(t, s.Close())
 }
 
