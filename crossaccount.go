@@ -92,6 +92,12 @@ func (ca *CrossAccount) DynamoDB(optFns ...func(*dynamodb.Options)) *dynamodb.Cl
 	return dynamodb.NewFromConfig(ca.Config, optFns...)
 }
 
+// NewStore returns a Store on the table, through a client from DynamoDB(): the table's ARN
+// is set first, opts follow (the key pairs are required, as for New).
+func (ca *CrossAccount) NewStore(opts ...Option) (*Store, error) {
+	return New(ca.DynamoDB(), append([]Option{WithTableName(ca.Table.String())}, opts...)...)
+}
+
 // rejectedCredentialCodes are the answers of AWS services to expired or unknown session keys.
 // The SDK never retries them, and its cache never drops the keys.
 var rejectedCredentialCodes = map[string]bool{

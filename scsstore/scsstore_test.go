@@ -145,3 +145,28 @@ func TestDestroyIsNeverUndoneByACommit(t *testing.T) {
 	fresh := &client{t: t, a: a, cookie: slow.cookie}
 	assert.Equal(t, "", fresh.get("/get"), "the destroyed session did not come back")
 }
+
+// The constructor path of a table in another account: NewCrossAccount's store, through the
+// signing gateway with exactly the policy of CROSS-ACCOUNT.md.
+func TestThroughTheCrossAccountSetUp(t *testing.T) {
+	client := dynamostoretest.Client(t)
+	table := dynamostoretest.NewTable(t, client)
+	x, err := dynamostoretest.StartCrossAccount(dynamostoretest.Endpoint(t), table, dynamostoretest.CrossAccountOptions{})
+	require.NoError(t, err)
+	t.Cleanup(x.Close)
+	ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN, x.Options())
+	require.NoError(t, err)
+	t.Cleanup(func() { ca.Credentials.Close() })
+	ca.Config.BaseEndpoint = &x.Gateway.URL
+	ds, err := ca.NewStore(dynamostore.WithKeyPairs(hashKey, nil))
+	require.NoError(t, err)
+	s := scsstore.New(ds)
+	require.NoError(t, s.Commit("token", []byte("data"), time.Now().Add(time.Hour)))
+	b, found, err := s.Find("token")
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Equal(t, "data", string(b))
+	require.NoError(t, s.Delete("token"))
+	assert.Empty(t, x.Gateway.Stats().Rejected)
+	assert.Positive(t, x.Gateway.Stats().Forwarded)
+}
