@@ -366,8 +366,11 @@ func (c *Credentials) Invalidate(accessKeyID string) bool {
 
 // KeepWarm renews the credentials in the background, without traffic, until ctx ends or Close
 // is called: the first retrieval starts at once, and every renewal at its due time. It returns
-// immediately.
+// immediately. On a nil *Credentials (a CrossAccount without a role) it does nothing.
 func (c *Credentials) KeepWarm(ctx context.Context) {
+	if c == nil {
+		return
+	}
 	go func() {
 		for {
 			c.mu.Lock()
@@ -397,8 +400,12 @@ func (c *Credentials) KeepWarm(ctx context.Context) {
 	}()
 }
 
-// Close stops KeepWarm. Credentials keep working on demand after Close.
+// Close stops KeepWarm. Credentials keep working on demand after Close. On a nil
+// *Credentials it does nothing.
 func (c *Credentials) Close() error {
+	if c == nil {
+		return nil
+	}
 	c.closeOnce.Do(func() { close(c.closed) })
 	return nil
 }

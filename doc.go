@@ -8,11 +8,16 @@ Create a Store once, with a DynamoDB client, the table, and a secret hash key of
 32 random bytes (keep it in a secret store; securecookie.GenerateRandomKey(32) makes one):
 
 	cfg, err := config.LoadDefaultConfig(ctx)
-	...
+	if err != nil {
+		log.Fatal(err)
+	}
 	store, err := dynamostore.New(dynamodb.NewFromConfig(cfg),
 		dynamostore.WithTableName("sessions"),
 		dynamostore.WithKeyPairs(hashKey),
 	)
+	if err != nil {
+		log.Fatal(err) // a *ConfigError lists every bad option
+	}
 
 Then use it as any gorilla/sessions store:
 
@@ -24,7 +29,8 @@ Then use it as any gorilla/sessions store:
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
 		}
-		session.Values["visits"] = visits(session) + 1
+		n, _ := session.Values["visits"].(int)
+		session.Values["visits"] = n + 1
 		if err := session.Save(r, w); err != nil { ... }
 	}
 
@@ -108,6 +114,7 @@ user last authenticated, for a step-up check before a sensitive action.
 	list, err := store.UserSessions(ctx, user.ID)
 	err = store.RevokeSession(ctx, user.ID, r.FormValue("handle"))
 	n, err := store.RevokeUserSessions(ctx, user.ID, store.Handle(sess))
+	if err != nil { ... }
 
 A session ends WithAbsoluteTimeout (default 7 days) after its Login, however active, and a
 Login beyond WithMaxSessionsPerUser (default 20) ends the user's oldest session. All of it
