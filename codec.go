@@ -104,8 +104,10 @@ func sortEntries(entries []gobEntry) {
 	})
 }
 
-// JSONCodec encodes values as a JSON object, readable in the DynamoDB console and by other
-// languages. Keys must be strings (Save returns the codec error otherwise). Decoding follows
+// JSONCodec encodes values as a JSON object: portable types that another program holding the
+// keys can decode after opening the sealed item. The stored data attribute is still binary (a
+// header, the JSON, possibly encrypted, and a MAC), shown as base64 in the DynamoDB console,
+// not as readable JSON. Keys must be strings (Save returns the codec error otherwise). Decoding follows
 // encoding/json: numbers come back as float64, objects as map[string]any.
 type JSONCodec struct{}
 

@@ -141,8 +141,8 @@ session.
 GobCodec (the default) keeps Go types. Sessions with string keys and values that are strings,
 bools, integers, floats, byte slices or times use a compact form that decodes without gob;
 anything else uses encoding/gob, so register your own types with gob.Register. JSONCodec
-stores a JSON object that other languages can read; it needs string keys and gives back
-float64 numbers. Write your own Codec to use another format; it must be deterministic.
+encodes a JSON object (inside the sealed, binary data attribute, so not readable in the
+console); it needs string keys and gives back float64 numbers. Write your own Codec to use another format; it must be deterministic.
 
 # Testing
 

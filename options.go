@@ -11,7 +11,9 @@ import (
 	"github.com/gorilla/sessions"
 )
 
-// Defaults used by New when an option is left at its zero value.
+// Defaults used by New for every option that is not given. An option that is given is taken
+// as given and validated: an invalid value, such as WithTableName("") or WithLifetime(0), is
+// reported by New as a *ConfigError, never replaced by the default in silence.
 const (
 	// DefaultTableName is the table used when no WithTableName option is given.
 	DefaultTableName = "sessions"
@@ -58,7 +60,8 @@ type Options struct {
 	KeyPairs [][]byte
 
 	// Cookie holds the cookie attributes for new sessions. Default: Path "/", MaxAge
-	// DefaultMaxAge, HttpOnly, Secure, SameSite Lax.
+	// DefaultMaxAge, HttpOnly, Secure, SameSite Lax. WithCookieOptions changes some of them
+	// and keeps the others; a func(*Options) that assigns the whole struct replaces them all.
 	Cookie sessions.Options
 
 	// KeyPrefix is prepended to the SHA-256 hash of the session ID to form the item key.
@@ -128,8 +131,47 @@ func WithTableName(nameOrARN string) Option { return func(o *Options) { o.TableN
 // WithKeyPairs sets the securecookie hash and block key pairs, newest first.
 func WithKeyPairs(keyPairs ...[]byte) Option { return func(o *Options) { o.KeyPairs = keyPairs } }
 
-// WithCookieOptions sets the cookie attributes of new sessions.
-func WithCookieOptions(c sessions.Options) Option { return func(o *Options) { o.Cookie = c } }
+// WithCookieOptions changes the cookie attributes of new sessions and keeps the rest: each
+// field of c that is set (a non-empty Path or Domain, a non-zero MaxAge or SameSite,
+// Partitioned true) replaces the attribute, and each field left at its zero value keeps it.
+// So WithCookieOptions(sessions.Options{MaxAge: 3600}) shortens the lifetime and keeps Path
+// "/", Secure, HttpOnly and SameSite Lax. A false Secure or HttpOnly is a zero value, so it
+// keeps the protection: switch one off on purpose with WithInsecureCookie or
+// WithCookieScriptAccess. For a browser-session cookie (MaxAge 0), use WithCookieMaxAge(0).
+func WithCookieOptions(c sessions.Options) Option {
+	return func(o *Options) {
+		if c.Path != "" {
+			o.Cookie.Path = c.Path
+		}
+		if c.Domain != "" {
+			o.Cookie.Domain = c.Domain
+		}
+		if c.MaxAge != 0 {
+			o.Cookie.MaxAge = c.MaxAge
+		}
+		if c.SameSite != 0 {
+			o.Cookie.SameSite = c.SameSite
+		}
+		o.Cookie.Secure = o.Cookie.Secure || c.Secure
+		o.Cookie.HttpOnly = o.Cookie.HttpOnly || c.HttpOnly
+		o.Cookie.Partitioned = o.Cookie.Partitioned || c.Partitioned
+	}
+}
+
+// WithCookieMaxAge sets the cookie's MaxAge in seconds, which is also the session's idle
+// timeout on the server. 0 makes a browser-session cookie, whose item the server keeps for
+// WithLifetime after its last write. A negative value is a *ConfigError (it would delete every
+// session on Save).
+func WithCookieMaxAge(seconds int) Option { return func(o *Options) { o.Cookie.MaxAge = seconds } }
+
+// WithInsecureCookie drops the cookie's Secure attribute, so that browsers send it over plain
+// HTTP. Use it only for development on http://localhost: without Secure, anyone on the network
+// path of a plain-HTTP request can read the session cookie.
+func WithInsecureCookie() Option { return func(o *Options) { o.Cookie.Secure = false } }
+
+// WithCookieScriptAccess drops the cookie's HttpOnly attribute, so that JavaScript on the page
+// can read it. Avoid it: a cross-site scripting flaw then hands the session to the attacker.
+func WithCookieScriptAccess() Option { return func(o *Options) { o.Cookie.HttpOnly = false } }
 
 // WithKeyPrefix sets the prefix of item keys.
 func WithKeyPrefix(prefix string) Option { return func(o *Options) { o.KeyPrefix = prefix } }
@@ -261,6 +303,9 @@ func (o *Options) validate() error {
 	}
 	if o.MaxSessionsPerUser < 1 || o.MaxSessionsPerUser > MaxSessionsPerUserLimit {
 		bad("MaxSessionsPerUser %d is outside 1..%d", o.MaxSessionsPerUser, MaxSessionsPerUserLimit)
+	}
+	if o.Cookie.MaxAge < 0 {
+		bad("Cookie.MaxAge %d is negative: every Save would delete the session (use 0 for a browser-session cookie)", o.Cookie.MaxAge)
 	}
 	if o.Cookie.SameSite == http.SameSiteNoneMode && !o.Cookie.Secure {
 		bad("Cookie.SameSite None requires Cookie.Secure (browsers reject it otherwise)")

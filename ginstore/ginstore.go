@@ -40,7 +40,7 @@ func New(s *dynamostore.Store) Store { return &store{Store: s} }
 // do); MaxAge, Secure, HttpOnly and SameSite left at their zero values keep the
 // dynamostore.Store's defaults (one day, Secure, HttpOnly, SameSite Lax), so setting a domain
 // does not weaken the cookie. To weaken one of them on purpose, use
-// dynamostore.WithCookieOptions. MaxAge < 0 is taken as given: it deletes sessions on Save.
+// dynamostore.WithInsecureCookie or dynamostore.WithCookieScriptAccess. MaxAge < 0 is taken as given: it deletes sessions on Save.
 func (s *store) Options(o sessions.Options) {
 	def := s.Store.CookieOptions()
 	merged := gsessions.Options{

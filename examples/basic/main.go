@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/gorilla/sessions"
 
 	"github.com/dynamostore/dynamostore"
 	"github.com/dynamostore/dynamostore/dynamostoretest"
@@ -80,13 +79,8 @@ func run(ctx context.Context, cfg config) error {
 		dynamostore.WithTableName(tableName),
 		dynamostore.WithKeyPairs(hashKey),
 		dynamostore.WithLogger(cfg.logger),
-		dynamostore.WithCookieOptions(sessions.Options{
-			Path:     "/",
-			MaxAge:   7 * 24 * 3600,
-			HttpOnly: true,
-			Secure:   false, // plain HTTP on localhost; keep the default (true) in production
-			SameSite: http.SameSiteLaxMode,
-		}),
+		dynamostore.WithCookieMaxAge(7*24*3600),
+		dynamostore.WithInsecureCookie(), // plain HTTP on localhost; keep Secure in production
 	)
 	if err != nil {
 		return err

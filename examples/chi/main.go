@@ -17,7 +17,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"github.com/gorilla/sessions"
 
 	"github.com/dynamostore/dynamostore"
 	"github.com/dynamostore/dynamostore/dynamostoretest"
@@ -55,7 +54,8 @@ func run(ctx context.Context) error {
 		return err
 	}
 	store, err := dynamostore.New(client, dynamostore.WithTableName("sessions"), dynamostore.WithKeyPairs(key),
-		dynamostore.WithCookieOptions(sessions.Options{Path: "/", MaxAge: 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})) // Secure off: plain HTTP on localhost
+		dynamostore.WithCookieMaxAge(3600),
+		dynamostore.WithInsecureCookie()) // plain HTTP on localhost; never in production
 	if err != nil {
 		return err
 	}

@@ -183,17 +183,18 @@ func localMode(ctx context.Context, cfg settings) (*app, func(), error) {
 }
 
 func newApp(cfg settings, ca *dynamostore.CrossAccount, client *dynamodb.Client, key []byte, mode string) (*app, error) {
-	store, err := dynamostore.New(client,
+	opts := []dynamostore.Option{
 		dynamostore.WithTableName(ca.Table.String()),
 		dynamostore.WithKeyPairs(key),
 		dynamostore.WithLogger(cfg.logger),
-		dynamostore.WithTouchInterval(5*time.Minute),
+		dynamostore.WithTouchInterval(5 * time.Minute),
 		dynamostore.WithSessionLabel(deviceLabel),
-		dynamostore.WithCookieOptions(sessions.Options{
-			Path: "/", MaxAge: 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-			Secure: cfg.secureCookies, // plain HTTP on localhost; true behind TLS
-		}),
-	)
+		dynamostore.WithCookieMaxAge(3600),
+	}
+	if !cfg.secureCookies {
+		opts = append(opts, dynamostore.WithInsecureCookie()) // plain HTTP on localhost; Secure behind TLS
+	}
+	store, err := dynamostore.New(client, opts...)
 	if err != nil {
 		return nil, err
 	}

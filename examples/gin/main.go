@@ -17,7 +17,6 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
-	gsessions "github.com/gorilla/sessions"
 
 	"github.com/dynamostore/dynamostore"
 	"github.com/dynamostore/dynamostore/dynamostoretest"
@@ -56,7 +55,8 @@ func run(ctx context.Context) error {
 		return err
 	}
 	store, err := dynamostore.New(client, dynamostore.WithTableName("sessions"), dynamostore.WithKeyPairs(key),
-		dynamostore.WithCookieOptions(gsessions.Options{Path: "/", MaxAge: 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})) // Secure off: plain HTTP on localhost
+		dynamostore.WithCookieMaxAge(3600),
+		dynamostore.WithInsecureCookie()) // plain HTTP on localhost; never in production
 	if err != nil {
 		return err
 	}
