@@ -32,7 +32,7 @@ func TestNewValidatesOptions(t *testing.T) {
 			dynamostore.WithCookieOptions(sessions.Options{SameSite: http.SameSiteNoneMode}), dynamostore.WithInsecureCookie()}, "requires Cookie.Secure"},
 		"negative cookie MaxAge": {[]dynamostore.Option{dynamostore.WithKeyPairs(hashKey1), dynamostore.WithCookieMaxAge(-5)}, "Cookie.MaxAge -5 is negative"},
 		"empty table name":       {[]dynamostore.Option{dynamostore.WithKeyPairs(hashKey1), dynamostore.WithTableName("")}, "neither a table name"},
-		"zero lifetime": {[]dynamostore.Option{dynamostore.WithKeyPairs(hashKey1), dynamostore.WithLifetime(0)}, "Lifetime"},
+		"zero lifetime":          {[]dynamostore.Option{dynamostore.WithKeyPairs(hashKey1), dynamostore.WithLifetime(0)}, "Lifetime"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
