@@ -7,7 +7,7 @@ import (
 )
 
 // TestDocSnippetsCompile compiles every Go snippet of README.md, CROSS-ACCOUNT.md and the
-// package doc, so that what a reader copies builds (the adapters check their own READMEs).
+// package docs of dynamostore and dynamostoretest, so that what a reader copies builds (the adapters check their own READMEs).
 func TestDocSnippetsCompile(t *testing.T) {
 	env := snippets.Env{
 		Imports: map[string]string{
@@ -46,10 +46,12 @@ func TestDocSnippetsCompile(t *testing.T) {
 		}
 		all = append(all, s...)
 	}
-	s, err := snippets.FromDocComment("doc.go", env)
-	if err != nil {
-		t.Fatal(err)
+	for _, doc := range []string{"doc.go", "dynamostoretest/doc.go"} {
+		s, err := snippets.FromDocComment(doc, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, s...)
 	}
-	all = append(all, s...)
 	snippets.Check(t, ".", env, all)
 }

