@@ -42,13 +42,21 @@ $(DDB_STAMP): $(DDB_DIR)/package.json $(DDB_DIR)/package-lock.json
 test: dynamodb-local
 	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
 
+# make run PORT=8080 CREDENTIAL_LIFETIME=2m: the port (default 3001; 3000 for run-basic), and
+# how long the local STS's credentials live.
+PORT                ?=
+CREDENTIAL_LIFETIME ?= 1m
+
 ## run: the cross-account example on DynamoDB Local, a local STS and a signing gateway (no AWS account)
+# Built, then exec'd, so that Ctrl-C reaches the server itself and make exits as it does (0).
 run: dynamodb-local
-	$(GO) run ./examples/cross-account
+	$(GO) build -o out/bin/cross-account ./examples/cross-account
+	$(if $(PORT),PORT=$(PORT)) exec out/bin/cross-account -credential-lifetime $(CREDENTIAL_LIFETIME)
 
 ## run-basic: the smallest example, a visit counter (data kept in .data/, so it survives a restart)
 run-basic: dynamodb-local
-	$(GO) run ./examples/basic
+	$(GO) build -o out/bin/basic ./examples/basic
+	$(if $(PORT),PORT=$(PORT)) exec out/bin/basic
 
 ## e2e: log in, watch two renewals and log out in headless Chromium (Debian's; installed if missing)
 e2e: dynamodb-local $(E2E_STAMP)

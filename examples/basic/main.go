@@ -1,5 +1,5 @@
 // Command basic is the smallest useful dynamostore server: a visit counter kept in a session
-// in DynamoDB Local. `make run` starts it; stop it with Ctrl-C and start it again, and the
+// in DynamoDB Local. `make run-basic` starts it; stop it with Ctrl-C and start it again, and the
 // counter carries on, because DynamoDB Local's data and the session keys live in .data/.
 //
 // Environment: PORT (default 3000), DYNAMODB_ENDPOINT (use a DynamoDB Local you run yourself

@@ -10,7 +10,10 @@
 // AWS_REGION for STS); the application's own credentials come from the default AWS chain.
 // Set SESSION_HASH_KEY (64 hex characters) so sessions survive a restart.
 //
-// PORT (default 3001) sets the port; DATA_DIR (default .data/cross-account) the data folder.
+// PORT (default 3001) sets the port; DATA_DIR (default .data/cross-account) the data folder;
+// DYNAMODB_ENDPOINT, in local mode, uses a DynamoDB Local you run yourself (started with
+// -sharedDb) instead of starting one. `make run PORT=8080 CREDENTIAL_LIFETIME=2m` sets the port
+// and the lifetime of the local credentials.
 package main
 
 import (
@@ -217,6 +220,12 @@ func hashKey(cfg settings, path string) ([]byte, error) {
 
 var pages = template.Must(template.New("layout").Funcs(template.FuncMap{
 	"ago": func(t time.Time) string { return time.Until(t).Round(time.Second).String() },
+	// breakable lets an ARN wrap after its ':' and '/' separators only, never inside a word.
+	"breakable": func(s string) template.HTML {
+		s = template.HTMLEscapeString(s)
+		s = strings.NewReplacer(":", ":<wbr>", "/", "/<wbr>").Replace(s)
+		return template.HTML(s)
+	},
 }).Parse(`{{define "top"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>dynamostore: cross-account sessions</title>
@@ -240,10 +249,11 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .4
 <dt>Created</dt><dd>{{.Created}}</dd></dl></div>
 <div class="card"><h2>Cross-account credentials</h2><dl>
 <dt>Expire in</dt><dd id="expires">{{if .Stats.Expires.IsZero}}none yet{{else}}{{ago .Stats.Expires}} ({{.Stats.Expires.Format "15:04:05"}}){{end}}</dd>
+<dt>Next renewal</dt><dd id="renew-at">{{if .Stats.RenewAt.IsZero}}none yet{{else}}in {{ago .Stats.RenewAt}} ({{.Stats.RenewAt.Format "15:04:05"}}), in the background{{end}}</dd>
 <dt>AssumeRole calls</dt><dd id="assume-role-calls">{{.Stats.AssumeRoleCalls}}</dd>
 <dt>Renewals</dt><dd id="renewals">{{.Stats.Renewals}}</dd>
 <dt>Requests that waited</dt><dd id="waits">{{.Stats.Waits}}</dd>
-<dt>Table</dt><dd style="font-weight:400;word-break:break-all">{{.Table}}</dd></dl></div>
+<dt>Table</dt><dd style="font-weight:400">{{breakable .Table}}</dd></dl></div>
 {{if .User}}<div class="card"><h2>Your sessions</h2>
 <table id="sessions"><tr><th>Device</th><th>Logged in</th><th>Last seen</th><th></th></tr>
 {{range .Sessions}}<tr class="session" data-handle="{{.Handle}}"><td>{{if .Label}}{{.Label}}{{else}}unknown device{{end}}{{if eq .Handle $.Handle}} <span class="this">this device</span>{{end}}</td>
@@ -431,10 +441,12 @@ func (a *app) stats(w http.ResponseWriter, r *http.Request) {
 		lastErr = st.LastError.Error()
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(map[string]any{
 		"mode": a.mode, "table": a.table, "role": a.creds.RoleARN(),
 		"assume_role_calls": st.AssumeRoleCalls, "renewals": st.Renewals, "failures": st.Failures,
 		"waits": st.Waits, "initial_waits": st.InitialWaits, "max_in_flight": st.MaxInFlight,
-		"expires": st.Expires, "last_error": lastErr,
+		"expires": st.Expires, "renew_at": st.RenewAt, "last_error": lastErr,
 	})
 }
