@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/metrics"
 )
 
 // DefaultRoleDuration is the lifetime asked of STS: an hour, STS's own default (the SDK's
@@ -73,6 +74,11 @@ type CredentialsOptions struct {
 	// NonRecoverableDelay is how long a non-recoverable failure (AccessDenied, ValidationError,
 	// ...) is answered from memory before STS is asked again, at least 100 ms. Default: 5 seconds.
 	NonRecoverableDelay time.Duration
+
+	// MeterProvider receives the credentials' metrics (MetricRenewals, MetricRenewalFailures,
+	// MetricWaits, MetricExpiry): smithy-go's interface, which the AWS SDK clients take too.
+	// Default: nil, no metrics. Close stops the expiry gauge.
+	MeterProvider metrics.MeterProvider
 
 	// Logger gets one line per renewal and per failure; never a key or token. Default: discard.
 	Logger *slog.Logger
@@ -159,6 +165,7 @@ type Credentials struct {
 	closed    chan struct{}
 
 	calls, failed, renewals, initialWaits, waits, inFlight, maxInFlight atomic.Int64
+	metrics                                                             *credentialsMetrics
 }
 
 type flight struct {
@@ -209,8 +216,14 @@ func NewAssumeRoleCredentials(client stscreds.AssumeRoleAPIClient, roleARN strin
 			fn(ao)
 		}
 	})
-	return &Credentials{provider: provider, roleARN: roleARN, o: o, lifetime: o.Duration,
+	c := &Credentials{provider: provider, roleARN: roleARN, o: o, lifetime: o.Duration,
 		closed: make(chan struct{}), wake: make(chan struct{}, 1)}
+	m, err := newCredentialsMetrics(o.MeterProvider, c)
+	if err != nil { // a broken provider costs the metrics, never the credentials
+		o.Logger.Warn("dynamostore: credentials metrics disabled: the MeterProvider failed", "error", err)
+	}
+	c.metrics = m
+	return c
 }
 
 // RoleARN returns the role these credentials assume.
@@ -251,6 +264,7 @@ func (c *Credentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	} else {
 		c.waits.Add(1)
 	}
+	c.metrics.waited(initial)
 	select {
 	case <-f.done:
 	case <-ctx.Done():
@@ -329,6 +343,8 @@ func (c *Credentials) run(f *flight) {
 	c.mu.Unlock()
 	close(f.done)
 	c.signal()
+	renewErr, _ := f.err.(*RenewalError)
+	c.metrics.renewed(initial, renewErr)
 	c.report(event)
 }
 
@@ -406,7 +422,10 @@ func (c *Credentials) Close() error {
 	if c == nil {
 		return nil
 	}
-	c.closeOnce.Do(func() { close(c.closed) })
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.metrics.stop()
+	})
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/aws/smithy-go/metrics"
 	"github.com/gorilla/sessions"
 )
 
@@ -113,6 +114,11 @@ type Options struct {
 	// User-Agent ("Firefox on Linux"). Login calls it; at most 100 bytes of the result are
 	// kept. Default: nil, no label.
 	SessionLabel func(*http.Request) string
+
+	// MeterProvider receives the Store's metrics (see MetricLoads and the other Metric
+	// constants): smithy-go's interface, which the AWS SDK clients take too. Default: nil, no
+	// metrics.
+	MeterProvider metrics.MeterProvider
 
 	// Logger receives warnings about rejected cookies and items and failed calls. It never
 	// receives session IDs, cookie values or session values. Default: discard.

@@ -38,6 +38,7 @@ type Store struct {
 	codecs  []securecookie.Codec
 	sealer  *sealer
 	tracked tracker
+	metrics *storeMetrics
 }
 
 var _ sessions.Store = (*Store)(nil)
@@ -71,7 +72,11 @@ func New(client ItemAPI, opts ...Option) (*Store, error) {
 		sc.MaxLength(cookieMaxLength)
 		sc.SetSerializer(securecookie.NopEncoder{})
 	}
-	return &Store{client: client, opts: o, codecs: codecs, sealer: sealer}, nil
+	m, err := newStoreMetrics(o.MeterProvider)
+	if err != nil {
+		return nil, &ConfigError{Err: fmt.Errorf("MeterProvider: %w", err)}
+	}
+	return &Store{client: client, opts: o, codecs: codecs, sealer: sealer, metrics: m}, nil
 }
 
 // CookieOptions returns the cookie options that new sessions get (WithCookieOptions).
@@ -97,35 +102,45 @@ func (s *Store) Get(r *http.Request, name string) (*sessions.Session, error) {
 //
 // DynamoDB is called with the request's context.
 func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
+	start := time.Now()
 	sess := sessions.NewSession(s, name)
 	opts := s.opts.Cookie
 	sess.Options = &opts
 	sess.IsNew = true
+	outcome, err := s.loadInto(r, sess)
+	s.metrics.loaded(r.Context(), start, outcome)
+	return sess, err
+}
 
-	c, err := r.Cookie(name)
+// loadInto fills sess from the request's cookie and its item, and names the outcome for the
+// metrics.
+func (s *Store) loadInto(r *http.Request, sess *sessions.Session) (outcome string, err error) {
+	c, err := r.Cookie(sess.Name())
 	if err != nil {
-		return sess, nil
+		return "no_cookie", nil
 	}
-	id, ok := s.decodeCookie(name, c.Value)
+	id, ok := s.decodeCookie(sess.Name(), c.Value)
 	if !ok {
-		return sess, nil
+		return "rejected_cookie", nil
 	}
 	loaded, err := s.load(r.Context(), id)
 	var opErr *OpError
 	switch {
 	case errors.As(err, &opErr): // DynamoDB failed: the session may well exist
 		s.tracked.set(sess, &sessionState{id: id, loadFailed: true})
-		return sess, err
+		return "failed", err
 	case err != nil: // the item is unusable
-		return sess, err
-	case loaded == nil: // no live session
-		return sess, nil
+		return "rejected_item", err
+	case loaded == nil:
+		return "missing", nil
+	case loaded.expired:
+		return "expired", nil
 	}
 	sess.ID = id
 	sess.Values = loaded.values
 	sess.IsNew = false
 	s.tracked.set(sess, &loaded.state)
-	return sess, nil
+	return "found", nil
 }
 
 // Save writes the session to DynamoDB, if needed, and sets its cookie.
@@ -144,7 +159,10 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 	if sess.Options != nil && sess.Options.MaxAge < 0 {
 		return s.Delete(r, w, sess)
 	}
-	return s.save(r.Context(), w, sess, false)
+	start := time.Now()
+	wrote, err := s.save(r.Context(), w, sess, false)
+	s.metrics.saved(r.Context(), start, "save", wrote, err)
+	return err
 }
 
 // Regenerate gives the session a new ID, keeps its values, writes it under the new ID, deletes
@@ -152,13 +170,23 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 // privilege, so that an ID planted or seen before the login is worthless (session fixation).
 // If deleting the old item fails, the new session is live and the *OpError is returned.
 func (s *Store) Regenerate(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
-	return s.save(r.Context(), w, sess, true)
+	start := time.Now()
+	wrote, err := s.save(r.Context(), w, sess, true)
+	s.metrics.saved(r.Context(), start, "regenerate", wrote, err)
+	return err
 }
 
 // Delete deletes the session's item, clears its values and expires its cookie: a logout.
 // It succeeds for a session that was never stored. If DeleteItem fails it returns the
 // *OpError and leaves the cookie alone, so the user can try again.
 func (s *Store) Delete(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
+	start := time.Now()
+	err := s.delete(r, w, sess)
+	s.metrics.deleted(r.Context(), start, err)
+	return err
+}
+
+func (s *Store) delete(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
 	st := s.tracked.get(sess)
 	if id := st.deletable(sess.ID); id != "" {
 		if err := s.deleteItem(r.Context(), id); err != nil {
@@ -181,10 +209,10 @@ func (s *Store) Delete(r *http.Request, w http.ResponseWriter, sess *sessions.Se
 	return nil
 }
 
-func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.Session, regenerate bool) error {
+func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.Session, regenerate bool) (wrote bool, err error) {
 	st := s.tracked.get(sess)
 	if st != nil && st.loadFailed {
-		return fmt.Errorf("%w: session %q", ErrLoadFailed, sess.Name())
+		return false, fmt.Errorf("%w: session %q", ErrLoadFailed, sess.Name())
 	}
 	if sess.Options == nil {
 		opts := s.opts.Cookie
@@ -204,18 +232,18 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 	}
 	next.meta.written = now.Unix()
 	if next.expires = s.expiry(now, lifetime, &next.meta); next.expires <= now.Unix() {
-		return ErrSessionGone // past its absolute timeout
+		return false, ErrSessionGone // past its absolute timeout
 	}
 	fp, walked := s.valuesFingerprint(sess.Values)
 	if walked {
 		next.fp = fp
 		if stored && !regenerate && st.unchanged(next, s.touchInterval(lifetime)) {
-			return s.setCookie(w, sess) // same values, and the expiry is fresh enough
+			return false, s.setCookie(w, sess) // same values, and the expiry is fresh enough
 		}
 	}
 	body, err := s.encode(sess.Values, &next.meta)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !walked {
 		next.fp = bytesFingerprint(body)
@@ -223,30 +251,30 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 
 	switch {
 	case stored && !regenerate && st.unchanged(next, s.touchInterval(lifetime)):
-		// Nothing to write (a custom codec's bytes are unchanged).
+		return false, s.setCookie(w, sess) // a custom codec's bytes are unchanged
 	case stored && !regenerate:
 		next.id = sess.ID
 		next.version = st.version + 1
 		if err := s.update(ctx, st, &next, body); err != nil {
-			return err
+			return false, err
 		}
 		s.tracked.set(sess, &next)
 	default:
 		if next.id, err = newID(); err != nil {
-			return err
+			return false, err
 		}
 		if err := s.create(ctx, &next, body); err != nil {
-			return err
+			return false, err
 		}
 		if stored { // Regenerate: the old ID must stop working, or nothing changes.
 			if err := s.move(ctx, st, &next, nil); err != nil {
-				return s.failedMove(w, sess, &next, err)
+				return true, s.failedMove(w, sess, &next, err)
 			}
 		}
 		s.tracked.set(sess, &next)
 		sess.ID = next.id
 	}
-	return s.setCookie(w, sess)
+	return true, s.setCookie(w, sess)
 }
 
 // failedMove returns the error of a failed move. move has rolled back, except when the old
@@ -391,11 +419,13 @@ func (s *Store) opError(op string, err error) error {
 }
 
 type loadResult struct {
-	values map[any]any
-	state  sessionState
+	values  map[any]any
+	state   sessionState
+	expired bool // the item is past its expiry or absolute timeout: no session
 }
 
-// load reads a session item. It returns nil and no error when there is no live session, an
+// load reads a session item. It returns nil and no error when there is no item, a result
+// marked expired when the item is past its expiry, an
 // *OpError when DynamoDB failed, and ErrInvalidItem or a *CodecError for an unusable item.
 func (s *Store) load(ctx context.Context, id string) (*loadResult, error) {
 	key := itemKey(s.opts.KeyPrefix, id)
@@ -418,7 +448,7 @@ func (s *Store) load(ctx context.Context, id string) (*loadResult, error) {
 	// DynamoDB TTL deletes expired items only eventually (often days later): check here, and
 	// the absolute timeout too, which a change of WithAbsoluteTimeout may have moved.
 	if now := s.opts.Clock().Unix(); st.expires <= now || s.deadline(&st.meta) <= now {
-		return nil, nil
+		return &loadResult{expired: true}, nil
 	}
 	values, err := s.opts.Codec.Decode(body)
 	if err != nil {

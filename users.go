@@ -92,6 +92,13 @@ type SessionInfo struct {
 // session keeps its old ID. The errors are those of Save, and ErrSessionGone when the
 // session was revoked while logging in again.
 func (s *Store) Login(r *http.Request, w http.ResponseWriter, sess *sessions.Session, userID string) error {
+	start := time.Now()
+	err := s.login(r, w, sess, userID)
+	s.metrics.saved(r.Context(), start, "login", err == nil, err)
+	return err
+}
+
+func (s *Store) login(r *http.Request, w http.ResponseWriter, sess *sessions.Session, userID string) error {
 	if userID == "" {
 		return errors.New("dynamostore: Login needs a user ID")
 	}
