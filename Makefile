@@ -20,12 +20,12 @@ FUZZ_TARGETS := .:FuzzCookie .:FuzzItem .:FuzzParseTableARN ./internal/sigv4:Fuz
                 ./internal/sigv4:FuzzParseAuthorization ./dynamostoretest:FuzzParseAssumeRole
 # Every Go module of the repository: the core, the framework adapters and the framework examples
 # (each with its own go.mod, tied together by go.work).
-MODULES     := . ginstore scsstore fiberstore examples/gin examples/chi
+MODULES     := . ginstore scsstore fiberstore examples/gin examples/chi examples/otel
 E2E_DIR     := tools/e2e
 E2E_STAMP   := $(E2E_DIR)/node_modules/.dynamostore-installed
 E2E_PORT    ?= 3101
 
-.PHONY: all test run run-basic e2e bench soak fuzz lint vuln dynamodb-local clean
+.PHONY: all test run run-basic run-otel e2e bench soak fuzz lint vuln dynamodb-local clean
 
 all: lint test
 
@@ -57,6 +57,10 @@ run: dynamodb-local
 run-basic: dynamodb-local
 	$(GO) build -o out/bin/basic ./examples/basic
 	$(if $(PORT),PORT=$(PORT)) exec out/bin/basic
+
+## run-otel: dynamostore's metrics in OpenTelemetry (stdout exporter) during renewals, all local
+run-otel: dynamodb-local
+	cd examples/otel && $(GO) run . -duration 20s
 
 ## e2e: log in, watch two renewals and log out in headless Chromium (Debian's; installed if missing)
 e2e: dynamodb-local $(E2E_STAMP)
