@@ -13,7 +13,9 @@ func TestDocSnippetsCompile(t *testing.T) {
 		Imports: map[string]string{
 			"dynamostore":     "github.com/dynamostore/dynamostore",
 			"dynamostoretest": "github.com/dynamostore/dynamostore/dynamostoretest",
+			"metrics":         "github.com/aws/smithy-go/metrics",
 			"config":          "github.com/aws/aws-sdk-go-v2/config",
+			"aws":             "github.com/aws/aws-sdk-go-v2/aws",
 			"dynamodb":        "github.com/aws/aws-sdk-go-v2/service/dynamodb",
 			"sessions":        "github.com/gorilla/sessions",
 			"context":         "context",
@@ -34,7 +36,15 @@ func TestDocSnippetsCompile(t *testing.T) {
 	user    struct{ ID string }
 	hashKey []byte
 	key     []byte
+
+	base              aws.Config
+	tableARN, roleARN string
+	otelMeterProvider any
 )
+
+// smithyotelmetrics stands for github.com/aws/smithy-go/metrics/smithyotelmetrics, which the
+// core module does not require (examples/otel does).
+var smithyotelmetrics struct{ Adapt func(any) metrics.MeterProvider }
 `,
 		Skip: []string{"id       S"},
 	}

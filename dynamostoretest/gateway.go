@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -339,6 +341,8 @@ func (g *Gateway) reject(w http.ResponseWriter, e *ddbError) {
 	payload, _ := json.Marshal(map[string]string{"__type": coral + e.code, messageKey: e.message})
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	w.Header().Set("x-amzn-RequestId", requestID())
+	// DynamoDB sends the CRC32 of every body, and the SDK checks it.
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(payload)), 10))
 	w.WriteHeader(http.StatusBadRequest)
 	_, _ = w.Write(payload)
 }
