@@ -237,8 +237,8 @@ func (c *clashingClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput,
 }
 
 // The attribute_not_exists condition on a create is the only guard against a new session
-// replacing an existing item. With an item planted under the new key, Save of a new session
-// and Regenerate return an error, write nothing, set no cookie and leave the other item as it
+// replacing an existing item. With an item planted under the new key, Save of a new session,
+// Regenerate and Login return an error, write nothing, set no cookie and leave the other item as it
 // was; Regenerate leaves the old session live. The SDK's retries (three attempts, lost
 // answers recognised as our own writes) do not change that: the item there is not ours.
 func TestCreateNeverReplacesAnotherSession(t *testing.T) {
@@ -282,6 +282,21 @@ func TestCreateNeverReplacesAnotherSession(t *testing.T) {
 		check(t, clashing.Regenerate(r, rec, s), rec)
 		assert.Equal(t, oldID, s.ID)
 		assert.Equal(t, "ada", f.stored(t, b)["user"], "the old session is live and unchanged")
+	})
+	t.Run("Login", func(t *testing.T) {
+		r := b.request(context.Background())
+		s, err := clashing.Get(r, cookieName)
+		require.NoError(t, err)
+		oldID := s.ID
+		rec := httptest.NewRecorder()
+		check(t, clashing.Login(r, rec, s, "mallory"), rec)
+		assert.Equal(t, oldID, s.ID)
+		_, bound := clashing.AuthTime(s)
+		assert.False(t, bound, "the session is not bound to the user")
+		assert.Equal(t, "ada", f.stored(t, b)["user"], "the old session is live and unchanged")
+		list, err := clashing.UserSessions(context.Background(), "mallory")
+		require.NoError(t, err)
+		assert.Empty(t, list, "nothing listed under the user")
 	})
 	assert.Len(t, f.items(), 1+len(clash.planted), "nothing but the session and the planted items")
 }
