@@ -10,7 +10,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	mrand "math/rand/v2"
+	"sync"
 )
 
 // Attribute names of a session item. The hash key's name is Options.PartitionKey.
@@ -73,6 +75,7 @@ const (
 	envelopeVersion1 = 1
 	envelopeVersion  = 2
 	flagEncrypted    = 1
+	flagCompressed   = 2 // the codec's bytes are DEFLATE-compressed (compress.go)
 	headerLength1    = 1 + 1 + 8
 	headerLength     = headerLength1 + tokenLength
 	tokenLength      = 8
@@ -83,10 +86,21 @@ const (
 var errEnvelope = errors.New("malformed envelope")
 
 type itemKeys struct {
-	mac  []byte
+	mac  *sync.Pool  // of HMAC-SHA256 states under the item MAC key, reset before each use
 	user []byte      // keys the hash of user IDs (users.go)
 	kv   []byte      // keys the hash of KV keys (kv.go)
 	aead cipher.AEAD // nil without a block key
+}
+
+// sum returns HMAC(item key || data) appended to out, from a pooled state.
+func (k *itemKeys) sum(out []byte, key string, data []byte) []byte {
+	m := k.mac.Get().(hash.Hash)
+	m.Reset()
+	m.Write([]byte(key))
+	m.Write(data)
+	out = m.Sum(out)
+	k.mac.Put(m)
+	return out
 }
 
 // sealer seals envelopes with the first key pair and opens them with any, for key rotation.
@@ -97,8 +111,9 @@ type sealer struct {
 func newSealer(keyPairs [][]byte) (*sealer, error) {
 	s := &sealer{}
 	for i := 0; i < len(keyPairs); i += 2 {
+		macKey := derive(keyPairs[i], "dynamostore item mac v1", sha256.Size)
 		k := itemKeys{
-			mac:  derive(keyPairs[i], "dynamostore item mac v1", sha256.Size),
+			mac:  &sync.Pool{New: func() any { return hmac.New(sha256.New, macKey) }},
 			user: derive(keyPairs[i], "dynamostore user v1", sha256.Size),
 			kv:   derive(keyPairs[i], "dynamostore kv v1", sha256.Size),
 		}
@@ -132,10 +147,11 @@ func (s *sealer) sealedLength(n int) int {
 	return size
 }
 
-// seal returns the envelope of the payload made of parts, for the item key, and the random
-// token it carries.
-func (s *sealer) seal(key string, expires int64, parts ...[]byte) (env []byte, token uint64, err error) {
-	k := s.keys[0]
+// seal returns the envelope of the payload made of parts, for the item key, with flags
+// (flagCompressed or 0), and the random token it carries. It writes into one buffer of the
+// final size: the payload is copied once and, with a block key, encrypted in place.
+func (s *sealer) seal(key string, expires int64, flags byte, parts ...[]byte) (env []byte, token uint64, err error) {
+	k := &s.keys[0]
 	n := 0
 	for _, p := range parts {
 		n += len(p)
@@ -143,29 +159,26 @@ func (s *sealer) seal(key string, expires int64, parts ...[]byte) (env []byte, t
 	token = newToken()
 	out := make([]byte, headerLength, s.sealedLength(n))
 	out[0] = envelopeVersion
+	out[1] = flags
 	binary.BigEndian.PutUint64(out[2:], uint64(expires))
 	binary.BigEndian.PutUint64(out[headerLength1:], token)
 	if k.aead != nil {
-		out[1] = flagEncrypted
-		nonce := out[headerLength : headerLength+nonceLength]
+		out[1] |= flagEncrypted
+		out = out[:headerLength+nonceLength]
+		nonce := out[headerLength:]
 		if _, err := rand.Read(nonce); err != nil {
 			return nil, 0, fmt.Errorf("%w: %v", ErrRandom, err)
 		}
-		out = out[:headerLength+nonceLength]
-		plain := parts[0]
-		if len(parts) > 1 {
-			plain = make([]byte, 0, n)
-			for _, p := range parts {
-				plain = append(plain, p...)
-			}
-		}
-		out = k.aead.Seal(out, nonce, plain, []byte(key))
-	} else {
-		for _, p := range parts {
-			out = append(out, p...)
-		}
 	}
-	return appendMAC(out, k.mac, key), token, nil
+	start := len(out)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	if k.aead != nil {
+		// In place: the ciphertext overwrites the plaintext it starts at, as cipher.AEAD allows.
+		out = k.aead.Seal(out[:start], out[headerLength:start], out[start:], []byte(key))
+	}
+	return k.sum(out, key, out), token, nil
 }
 
 // newToken returns a non-zero random write token. It needs to be unique, not secret: an
@@ -178,16 +191,10 @@ func newToken() uint64 {
 	}
 }
 
-func appendMAC(out, macKey []byte, key string) []byte {
-	m := hmac.New(sha256.New, macKey)
-	m.Write([]byte(key))
-	m.Write(out)
-	return m.Sum(out)
-}
-
 // opened is an authenticated envelope.
 type opened struct {
 	version byte
+	flags   byte
 	expires int64
 	token   uint64 // zero for a version 1 envelope
 	payload []byte
@@ -210,14 +217,13 @@ func (s *sealer) open(key string, env []byte) (opened, error) {
 		return opened{}, errEnvelope
 	}
 	signed, mac := env[:len(env)-macLength], env[len(env)-macLength:]
-	for _, k := range s.keys {
-		m := hmac.New(sha256.New, k.mac)
-		m.Write([]byte(key))
-		m.Write(signed)
-		if !hmac.Equal(m.Sum(nil), mac) {
+	var sum [macLength]byte
+	for i := range s.keys {
+		k := &s.keys[i]
+		if !hmac.Equal(k.sum(sum[:0], key, signed), mac) {
 			continue
 		}
-		o := opened{version: signed[0], expires: int64(binary.BigEndian.Uint64(signed[2:headerLength1]))}
+		o := opened{version: signed[0], flags: signed[1], expires: int64(binary.BigEndian.Uint64(signed[2:headerLength1]))}
 		if header == headerLength {
 			o.token = binary.BigEndian.Uint64(signed[headerLength1:headerLength])
 		}

@@ -33,14 +33,19 @@ func (c *oneItemClient) DeleteItem(context.Context, *dynamodb.DeleteItemInput, .
 }
 
 // FuzzItem feeds the item decode path: arbitrary envelopes (sealed=false), and arbitrary
-// bodies correctly sealed with the store's key (sealed=true), which reach the codec. New must
+// bodies correctly sealed with the store's key (sealed=true), which reach the codec; a body
+// that starts with 'Z' is sealed as compressed, so its rest reaches the inflater. New must
 // return a session and either decoded values or ErrInvalidItem or a *CodecError; Save of what
 // it returns must not panic.
 func FuzzItem(f *testing.F) {
 	compact, _ := GobCodec{}.Encode(map[any]any{"user": "ada", "n": 3, "ok": true, "t": time.Unix(0, 0).UTC()})
 	withGob, _ := GobCodec{}.Encode(map[any]any{1: []string{"a"}})
 	asJSON, _ := JSONCodec{}.Encode(map[any]any{"user": "ada"})
-	for _, seed := range [][]byte{compact, withGob, asJSON, {}, {1}, {0}, {1, 0xff, 0xff, 0xff, 0xff, 0x0f}, []byte(strings.Repeat("\x01", 64))} {
+	meta := (&sessionMeta{created: 1, written: 1}).appendTo(nil)
+	s, _ := New(&oneItemClient{}, WithKeyPairs([]byte(strings.Repeat("k", 32))), WithCompression(0))
+	deflated, _ := s.compress([]byte(strings.Repeat(string(compact), 4)))
+	for _, seed := range [][]byte{compact, withGob, asJSON, {}, {1}, {0}, {1, 0xff, 0xff, 0xff, 0xff, 0x0f}, []byte(strings.Repeat("\x01", 64)),
+		append(append([]byte("Z"), meta...), deflated.data...), append(append([]byte("Z"), meta...), 0xff, 0, 0xff)} {
 		f.Add(true, false, seed)
 		f.Add(false, true, seed)
 	}
@@ -59,7 +64,11 @@ func FuzzItem(f *testing.F) {
 		expires := time.Now().Add(time.Hour).Unix()
 		env := data
 		if sealed {
-			if env, _, err = store.sealer.seal(key, expires, data); err != nil {
+			var flags byte
+			if len(data) > 0 && data[0] == 'Z' {
+				flags, data = flagCompressed, data[1:]
+			}
+			if env, _, err = store.sealer.seal(key, expires, flags, data); err != nil {
 				t.Fatal(err)
 			}
 		}

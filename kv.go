@@ -86,7 +86,12 @@ func (kv *KV) Get(ctx context.Context, key string) (value []byte, found bool, er
 		if env.expires != 0 && env.expires <= kv.s.opts.Clock().Unix() {
 			return nil, false, nil
 		}
-		return env.payload, true, nil
+		value, err := inflate(env.flags, env.payload)
+		if err != nil {
+			kv.s.opts.Logger.Warn("dynamostore: rejected stored value", "table", kv.s.opts.TableName, "reason", err)
+			return nil, false, fmt.Errorf("%w: %v", ErrInvalidItem, err)
+		}
+		return value, true, nil
 	}
 	return nil, false, nil
 }
@@ -102,11 +107,15 @@ func (kv *KV) Set(ctx context.Context, key string, value []byte, expires time.Ti
 			exp = 1 // a time before 1970 is as expired as can be, never "no expiry"
 		}
 	}
-	if size := kv.s.sealer.sealedLength(len(value)); size > kv.s.opts.MaxLength {
+	body, err := kv.s.compress(value)
+	if err != nil {
+		return err
+	}
+	if size := kv.s.sealer.sealedLength(len(body.data)); size > kv.s.opts.MaxLength {
 		return &SizeError{Size: size, Limit: kv.s.opts.MaxLength}
 	}
 	itemKey := kv.itemKey(0, key)
-	env, _, err := kv.s.sealer.seal(itemKey, exp, value)
+	env, _, err := kv.s.sealer.seal(itemKey, exp, body.flags, body.data)
 	if err != nil {
 		return err
 	}

@@ -94,6 +94,13 @@ type Options struct {
 	// at most MaxItemLength.
 	MaxLength int
 
+	// Compression deflates the codec's bytes of sessions of CompressionThreshold bytes or more
+	// before sealing them (see WithCompression for when to turn it on). Default: false.
+	Compression bool
+	// CompressionThreshold is the smallest codec output that is compressed, 0 to
+	// MaxUncompressedLength. Default: DefaultCompressionThreshold.
+	CompressionThreshold int
+
 	// OptimisticLocking adds a version attribute to each item. Save then writes only if the
 	// item still has the version it was loaded with, and returns an error matching ErrConflict
 	// otherwise. Default: false (the last writer wins).
@@ -238,17 +245,18 @@ func defaultOptions() Options {
 			Secure:   true,
 			SameSite: http.SameSiteLaxMode,
 		},
-		KeyPrefix:          DefaultKeyPrefix,
-		PartitionKey:       DefaultPartitionKey,
-		Codec:              GobCodec{},
-		TouchInterval:      &touch,
-		Lifetime:           DefaultLifetime,
-		ConsistentRead:     &consistent,
-		MaxLength:          DefaultMaxLength,
-		AbsoluteTimeout:    DefaultAbsoluteTimeout,
-		MaxSessionsPerUser: DefaultMaxSessionsPerUser,
-		Logger:             slog.New(slog.DiscardHandler),
-		Clock:              time.Now,
+		KeyPrefix:            DefaultKeyPrefix,
+		PartitionKey:         DefaultPartitionKey,
+		Codec:                GobCodec{},
+		TouchInterval:        &touch,
+		Lifetime:             DefaultLifetime,
+		ConsistentRead:       &consistent,
+		MaxLength:            DefaultMaxLength,
+		CompressionThreshold: DefaultCompressionThreshold,
+		AbsoluteTimeout:      DefaultAbsoluteTimeout,
+		MaxSessionsPerUser:   DefaultMaxSessionsPerUser,
+		Logger:               slog.New(slog.DiscardHandler),
+		Clock:                time.Now,
 	}
 }
 
@@ -303,6 +311,9 @@ func (o *Options) validate() error {
 	}
 	if o.MaxLength <= 0 || o.MaxLength > MaxItemLength {
 		bad("MaxLength %d is outside 1..%d (DynamoDB items are limited to 400 KB)", o.MaxLength, MaxItemLength)
+	}
+	if o.CompressionThreshold < 0 || o.CompressionThreshold > MaxUncompressedLength {
+		bad("CompressionThreshold %d is outside 0..%d", o.CompressionThreshold, MaxUncompressedLength)
 	}
 	if o.AbsoluteTimeout < time.Minute {
 		bad("AbsoluteTimeout must be at least a minute, got %v", o.AbsoluteTimeout)

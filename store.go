@@ -241,12 +241,12 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 			return false, s.setCookie(w, sess) // same values, and the expiry is fresh enough
 		}
 	}
-	body, err := s.encode(sess.Values, &next.meta)
+	raw, body, err := s.encode(sess.Values, &next.meta)
 	if err != nil {
 		return false, err
 	}
 	if !walked {
-		next.fp = bytesFingerprint(body)
+		next.fp = bytesFingerprint(raw)
 	}
 
 	switch {
@@ -290,15 +290,20 @@ func (s *Store) failedMove(w http.ResponseWriter, sess *sessions.Session, next *
 }
 
 // encode serializes values and checks the size of the item it will make.
-func (s *Store) encode(values map[any]any, meta *sessionMeta) ([]byte, error) {
-	body, err := s.opts.Codec.Encode(values)
+// encode returns the codec's bytes of values (which the change detection fingerprints) and
+// the body to seal (compressed if WithCompression says so), checked against MaxLength.
+func (s *Store) encode(values map[any]any, meta *sessionMeta) (raw []byte, body sealedBody, err error) {
+	raw, err = s.opts.Codec.Encode(values)
 	if err != nil {
-		return nil, &CodecError{Op: "encode", Err: err}
+		return nil, body, &CodecError{Op: "encode", Err: err}
 	}
-	if size := s.sealer.sealedLength(meta.length() + len(body)); size > s.opts.MaxLength {
-		return nil, &SizeError{Size: size, Limit: s.opts.MaxLength}
+	if body, err = s.compress(raw); err != nil {
+		return nil, body, err
 	}
-	return body, nil
+	if size := s.sealer.sealedLength(meta.length() + len(body.data)); size > s.opts.MaxLength {
+		return nil, body, &SizeError{Size: size, Limit: s.opts.MaxLength}
+	}
+	return raw, body, nil
 }
 
 // move finishes a Regenerate (or a Login that keeps the session's user): next is written
@@ -484,6 +489,9 @@ func (s *Store) parseItem(key string, item map[string]types.AttributeValue) (ses
 	} else if st.meta, body, err = parseMeta(env.payload); err != nil {
 		return st, nil, err
 	}
+	if body, err = inflate(env.flags, body); err != nil {
+		return st, nil, err
+	}
 	// The expires attribute is for TTL; the authenticated copy decides, unless the attribute
 	// was set earlier (then TTL is about to remove the item anyway).
 	st.expires, st.token = env.expires, env.token
@@ -507,8 +515,9 @@ func numberAttr(item map[string]types.AttributeValue, name string) (int64, error
 }
 
 // item seals body into a new item for key and records the write's token in st.
-func (s *Store) item(key string, st *sessionState, body []byte) (map[string]types.AttributeValue, error) {
-	env, token, err := s.sealer.seal(key, st.expires, st.meta.appendTo(make([]byte, 0, metaBoundLength)), body)
+func (s *Store) item(key string, st *sessionState, body sealedBody) (map[string]types.AttributeValue, error) {
+	var meta [metaBoundLength]byte
+	env, token, err := s.sealer.seal(key, st.expires, body.flags, st.meta.appendTo(meta[:0]), body.data)
 	if err != nil {
 		return nil, err
 	}
@@ -528,7 +537,7 @@ func (s *Store) item(key string, st *sessionState, body []byte) (map[string]type
 // create writes a brand-new item; the condition makes sure it can never replace another.
 // A failed condition is success only if the item there is this very write (the SDK retried
 // a PutItem whose answer was lost); an item of anyone else is never overwritten.
-func (s *Store) create(ctx context.Context, next *sessionState, body []byte) error {
+func (s *Store) create(ctx context.Context, next *sessionState, body sealedBody) error {
 	key := itemKey(s.opts.KeyPrefix, next.id)
 	item, err := s.item(key, next, body)
 	if err != nil {
@@ -558,7 +567,7 @@ func (s *Store) create(ctx context.Context, next *sessionState, body []byte) err
 // update rewrites a loaded item, only while it exists, has not expired and (with optimistic
 // locking) still has the version that was loaded. A failed condition is success if the item
 // holds this very write (an SDK retry after a lost answer).
-func (s *Store) update(ctx context.Context, prev, next *sessionState, body []byte) error {
+func (s *Store) update(ctx context.Context, prev, next *sessionState, body sealedBody) error {
 	key := itemKey(s.opts.KeyPrefix, next.id)
 	item, err := s.item(key, next, body)
 	if err != nil {

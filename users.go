@@ -127,14 +127,14 @@ func (s *Store) login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 	}
 	next := sessionState{written: now.Unix(), version: 1, stored: true, meta: meta}
 	next.expires = s.expiry(now, s.lifetime(sess.Options), &next.meta)
-	body, err := s.encode(sess.Values, &next.meta)
+	raw, body, err := s.encode(sess.Values, &next.meta)
 	if err != nil {
 		return err
 	}
 	if fp, ok := s.valuesFingerprint(sess.Values); ok {
 		next.fp = fp
 	} else {
-		next.fp = bytesFingerprint(body)
+		next.fp = bytesFingerprint(raw)
 	}
 	entry, err := s.sealEntry(&next.meta, label)
 	if err != nil {
@@ -331,7 +331,7 @@ type entry struct {
 func (s *Store) sealEntry(m *sessionMeta, label string) ([]byte, error) {
 	b := binary.BigEndian.AppendUint64(nil, uint64(m.created))
 	b = binary.BigEndian.AppendUint64(b, uint64(m.authTime))
-	env, _, err := s.sealer.seal(s.entryKey(m.user, handleString(m)), s.deadline(m), b, []byte(label))
+	env, _, err := s.sealer.seal(s.entryKey(m.user, handleString(m)), s.deadline(m), 0, b, []byte(label))
 	return env, err
 }
 
