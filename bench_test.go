@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	"github.com/dynamostore/dynamostore"
+	"github.com/dynamostore/dynamostore/internal/sessiondata"
 )
 
 // cannedDynamoDB answers DynamoDB calls in process, without a network: PutItem keeps the item
@@ -208,4 +210,175 @@ func BenchmarkRawSDK(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRequest measures whole requests on sessions of 1 KiB and 16 KiB, next to the raw SDK
+// moving the same bytes. Two kinds of session: "strings", string values (the codec's compact
+// form, as the figures were taken), and "cart", realistic values of Go types
+// (internal/sessiondata: a user record, a cart, flashes), which go through encoding/gob.
+//
+//   - Get: the store's New (GetItem, open, decode) against a raw GetItem of an item of the same size;
+//   - ChangedSave: Get, a changed value and Save (GetItem, UpdateItem) against a raw GetItem and
+//     an unconditional PutItem of the same bytes;
+//   - Regenerate: Regenerate of a loaded session (PutItem, DeleteItem) against a raw PutItem and
+//     DeleteItem.
+//
+// The bench program turns the pairs into ratios (docs/benchmarks.md).
+func BenchmarkRequest(b *testing.B) {
+	for _, size := range []struct {
+		name   string
+		target int
+	}{{"strings-1KiB", 1024}, {"strings-16KiB", 16384}, {"cart-1KiB", 1024}, {"cart-16KiB", 16384}} {
+		values := stringValues(size.target)
+		if strings.HasPrefix(size.name, "cart") {
+			var err error
+			if values, _, err = sessiondata.Sized(7, size.target, dynamostore.GobCodec{}.Encode); err != nil {
+				b.Fatal(err)
+			}
+		}
+		canned := &cannedDynamoDB{}
+		store, err := dynamostore.New(cannedClient(canned), dynamostore.WithKeyPairs(hashKey1, blockKey1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		first := httptest.NewRequest("GET", "/", nil)
+		s, _ := store.New(first, cookieName)
+		for k, v := range values {
+			s.Values[k] = v
+		}
+		rec := httptest.NewRecorder()
+		if err := store.Save(first, rec, s); err != nil {
+			b.Fatal(err)
+		}
+		cookie := rec.Result().Cookies()[0]
+		request := func() *http.Request {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.AddCookie(cookie)
+			return r
+		}
+		stored := canned.onlyItem(b)
+
+		b.Run(size.name+"/store/Get", func(b *testing.B) {
+			r := request()
+			b.ReportAllocs()
+			for b.Loop() {
+				if s, err := store.New(r, cookieName); err != nil || s.IsNew {
+					b.Fatal("load failed", err)
+				}
+			}
+		})
+		b.Run(size.name+"/store/ChangedSave", func(b *testing.B) {
+			r, w := request(), httptest.NewRecorder() // the application's request, not the store's cost
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				s, err := store.New(r, cookieName)
+				if err != nil || s.IsNew {
+					b.Fatal("load failed", err)
+				}
+				n++
+				s.Values["last_seen"] = strconv.Itoa(n)
+				if err := store.Save(r, w, s); err != nil {
+					b.Fatal(err)
+				}
+				w.Header().Del("Set-Cookie")
+			}
+		})
+		b.Run(size.name+"/store/Regenerate", func(b *testing.B) {
+			r := request()
+			s, err := store.New(r, cookieName)
+			if err != nil || s.IsNew {
+				b.Fatal("load failed", err)
+			}
+			w := httptest.NewRecorder()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := store.Regenerate(r, w, s); err != nil {
+					b.Fatal(err)
+				}
+				w.Header().Del("Set-Cookie")
+			}
+		})
+
+		rawCanned := &cannedDynamoDB{}
+		client := cannedClient(rawCanned)
+		ctx := context.Background()
+		table := aws.String("sessions")
+		key := map[string]types.AttributeValue{"id": stored["id"]}
+		if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: table, Item: stored}); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(size.name+"/raw/Get", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key, ConsistentRead: aws.Bool(true)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(size.name+"/raw/ChangedSave", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key, ConsistentRead: aws.Bool(true)})
+				if err != nil || out.Item == nil {
+					b.Fatal(err)
+				}
+				if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: table, Item: out.Item}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(size.name+"/raw/Regenerate", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: table, Item: stored}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: table, Key: key}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// stringValues returns a session of string values of about n bytes in all.
+func stringValues(n int) map[any]any {
+	v := map[any]any{"user": "ada@example.com", "csrf": "k2f8Qz0cM1nY3t7w9xV4bA6dE5gH8jL0", "visits": "1"}
+	for i := 0; n > 100; i++ {
+		chunk := min(n-100, 400)
+		v["note"+strconv.Itoa(i)] = strings.Repeat("session text ", chunk/13+1)[:chunk]
+		n -= chunk
+	}
+	return v
+}
+
+// onlyItem returns the one item the canned table holds, decoded.
+func (c *cannedDynamoDB) onlyItem(b *testing.B) map[string]types.AttributeValue {
+	b.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, raw := range c.items {
+		var item map[string]struct {
+			S, N *string
+			B    []byte
+		}
+		if err := json.Unmarshal(raw, &item); err != nil {
+			b.Fatal(err)
+		}
+		out := map[string]types.AttributeValue{}
+		for name, v := range item {
+			switch {
+			case v.S != nil:
+				out[name] = &types.AttributeValueMemberS{Value: *v.S}
+			case v.N != nil:
+				out[name] = &types.AttributeValueMemberN{Value: *v.N}
+			default:
+				out[name] = &types.AttributeValueMemberB{Value: v.B}
+			}
+		}
+		return out
+	}
+	b.Fatal("no item")
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 	"weak"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/gorilla/securecookie"
@@ -39,6 +40,36 @@ type Store struct {
 	sealer  *sealer
 	tracked tracker
 	metrics *storeMetrics
+	exprs   expressions
+}
+
+// expressions are the constant parts of the store's writes, built once by New: the SDK only
+// reads them, so every request shares them.
+type expressions struct {
+	createNames           map[string]string
+	createCond            *string
+	updateNames           map[string]string
+	updateSet             *string
+	updateCond            *string // the item exists and has not expired
+	updateCondUnversioned *string // ... and has no version yet (optimistic locking turned on later)
+	updateCondVersion     *string // ... and has the loaded version
+}
+
+func newExpressions(o *Options) expressions {
+	e := expressions{
+		createNames: map[string]string{"#k": o.PartitionKey},
+		createCond:  aws.String("attribute_not_exists(#k)"),
+		updateNames: map[string]string{"#k": o.PartitionKey, "#d": attrData, "#e": attrExpires, "#w": attrWritten},
+		updateSet:   aws.String("SET #d = :d, #e = :e, #w = :w"),
+		updateCond:  aws.String("attribute_exists(#k) AND #e > :now"),
+	}
+	if o.OptimisticLocking {
+		e.updateNames["#v"] = attrVersion
+		e.updateSet = aws.String(*e.updateSet + ", #v = :v")
+		e.updateCondUnversioned = aws.String(*e.updateCond + " AND attribute_not_exists(#v)")
+		e.updateCondVersion = aws.String(*e.updateCond + " AND #v = :pv")
+	}
+	return e
 }
 
 var _ sessions.Store = (*Store)(nil)
@@ -76,7 +107,7 @@ func New(client ItemAPI, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, &ConfigError{Err: fmt.Errorf("MeterProvider: %w", err)}
 	}
-	return &Store{client: client, opts: o, codecs: codecs, sealer: sealer, metrics: m}, nil
+	return &Store{client: client, opts: o, codecs: codecs, sealer: sealer, metrics: m, exprs: newExpressions(&o)}, nil
 }
 
 // CookieOptions returns the cookie options that new sessions get (WithCookieOptions).
@@ -119,7 +150,7 @@ func (s *Store) loadInto(r *http.Request, sess *sessions.Session) (outcome strin
 	if err != nil {
 		return "no_cookie", nil
 	}
-	id, ok := s.decodeCookie(sess.Name(), c.Value)
+	id, fresh, ok := s.decodeCookie(sess.Name(), c.Value)
 	if !ok {
 		return "rejected_cookie", nil
 	}
@@ -139,6 +170,9 @@ func (s *Store) loadInto(r *http.Request, sess *sessions.Session) (outcome strin
 	sess.ID = id
 	sess.Values = loaded.values
 	sess.IsNew = false
+	if fresh {
+		loaded.state.cookie = c.Value // sent back as it is while the ID stays (setCookie)
+	}
 	s.tracked.set(sess, &loaded.state)
 	return "found", nil
 }
@@ -254,6 +288,7 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 		return false, s.setCookie(w, sess) // a custom codec's bytes are unchanged
 	case stored && !regenerate:
 		next.id = sess.ID
+		next.cookie = st.cookie
 		next.version = st.version + 1
 		if err := s.update(ctx, st, &next, body); err != nil {
 			return false, err
@@ -363,26 +398,46 @@ func (s *Store) touchInterval(lifetime time.Duration) time.Duration {
 	return min(*s.opts.TouchInterval, lifetime/10)
 }
 
+// setCookie sets the session's cookie. A cookie already encoded for the session's ID with the
+// first key pair (the request's own, or one set earlier) is sent again as it is: signing it
+// anew would give the browser nothing new.
 func (s *Store) setCookie(w http.ResponseWriter, sess *sessions.Session) error {
-	encoded, err := securecookie.EncodeMulti(sess.Name(), []byte(sess.ID), s.codecs...)
-	if err != nil {
-		return fmt.Errorf("dynamostore: encode cookie %q: %w", sess.Name(), err)
+	st := s.tracked.get(sess)
+	var encoded string
+	if st != nil && st.id == sess.ID {
+		encoded = st.cookie
+	}
+	if encoded == "" {
+		var err error
+		if encoded, err = securecookie.EncodeMulti(sess.Name(), []byte(sess.ID), s.codecs...); err != nil {
+			return fmt.Errorf("dynamostore: encode cookie %q: %w", sess.Name(), err)
+		}
+		if st != nil && st.id == sess.ID {
+			st.cookie = encoded
+		}
 	}
 	http.SetCookie(w, sessions.NewCookie(sess.Name(), encoded, sess.Options))
 	return nil
 }
 
-func (s *Store) decodeCookie(name, value string) (string, bool) {
+// decodeCookie returns the session ID in a cookie value, and whether the first key pair
+// signed it (then the value can be sent back as it is).
+func (s *Store) decodeCookie(name, value string) (id string, fresh, ok bool) {
 	var raw []byte
-	if err := securecookie.DecodeMulti(name, value, &raw, s.codecs...); err != nil {
+	err := s.codecs[0].Decode(name, value, &raw)
+	fresh = err == nil
+	if err != nil && len(s.codecs) > 1 {
+		err = securecookie.DecodeMulti(name, value, &raw, s.codecs[1:]...)
+	}
+	if err != nil {
 		s.opts.Logger.Warn("dynamostore: rejected session cookie", "cookie", name, "reason", cookieRejection(err))
-		return "", false
+		return "", false, false
 	}
 	if id := string(raw); validID(id) {
-		return id, true
+		return id, fresh, true
 	}
 	s.opts.Logger.Warn("dynamostore: rejected session cookie", "cookie", name, "reason", "malformed session ID")
-	return "", false
+	return "", false, false
 }
 
 // cookieRejection names why a cookie failed, without its value.
@@ -547,8 +602,8 @@ func (s *Store) create(ctx context.Context, next *sessionState, body sealedBody)
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           &s.opts.TableName,
 		Item:                                item,
-		ConditionExpression:                 strPtr("attribute_not_exists(#k)"),
-		ExpressionAttributeNames:            map[string]string{"#k": s.opts.PartitionKey},
+		ConditionExpression:                 s.exprs.createCond,
+		ExpressionAttributeNames:            s.exprs.createNames,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}, tries.option)
 	var failed *types.ConditionalCheckFailedException
@@ -573,33 +628,27 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body seale
 	if err != nil {
 		return err
 	}
-	names := map[string]string{"#k": s.opts.PartitionKey, "#d": attrData, "#e": attrExpires, "#w": attrWritten}
 	values := map[string]types.AttributeValue{
 		":d":   item[attrData],
 		":e":   item[attrExpires],
 		":w":   item[attrWritten],
-		":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(next.written, 10)},
+		":now": item[attrWritten], // the write's own time: the item must expire after it
 	}
-	set := "SET #d = :d, #e = :e, #w = :w"
-	cond := "attribute_exists(#k) AND #e > :now"
+	cond := s.exprs.updateCond
 	if s.opts.OptimisticLocking {
-		names["#v"] = attrVersion
 		values[":v"] = item[attrVersion]
-		set += ", #v = :v"
-		if prev.version == 0 {
-			cond += " AND attribute_not_exists(#v)"
-		} else {
+		if cond = s.exprs.updateCondUnversioned; prev.version != 0 {
 			values[":pv"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(prev.version, 10)}
-			cond += " AND #v = :pv"
+			cond = s.exprs.updateCondVersion
 		}
 	}
 	var tries attempts
 	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           &s.opts.TableName,
 		Key:                                 s.keyAttr(key),
-		UpdateExpression:                    &set,
-		ConditionExpression:                 &cond,
-		ExpressionAttributeNames:            names,
+		UpdateExpression:                    s.exprs.updateSet,
+		ConditionExpression:                 cond,
+		ExpressionAttributeNames:            s.exprs.updateNames,
 		ExpressionAttributeValues:           values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}, tries.option)
@@ -642,6 +691,7 @@ type sessionState struct {
 	expires    int64       // epoch seconds when the item expires
 	version    int64       // item version with optimistic locking
 	meta       sessionMeta // created, last write and the user binding (item.go, users.go)
+	cookie     string      // the cookie value for id under the first key pair, once known
 }
 
 // current reports whether the state describes a stored item under id.

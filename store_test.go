@@ -188,6 +188,33 @@ func TestKeyRotation(t *testing.T) {
 	assert.True(t, s.IsNew, "a cookie signed only with a retired key is rejected")
 }
 
+// A cookie the first key pair signed is sent back as it is while the ID stays, changed or
+// not, with its attributes renewed; a new ID, or a cookie signed by an older key pair, is
+// signed anew (TestKeyRotation).
+func TestCookieIsSentBackWithoutResigning(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b := f.withSession(t)
+	issued := b.cookies[cookieName].Value
+	for _, change := range []bool{false, true} {
+		_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["changed"] = change; return true })
+		require.NoError(t, err)
+		set := b.last.Cookies()
+		require.Len(t, set, 1, "the cookie is set again, so its Max-Age is renewed")
+		assert.Equal(t, issued, set[0].Value)
+		assert.Equal(t, dynamostore.DefaultMaxAge, set[0].MaxAge)
+	}
+	s, err := b.load(t, f.store)
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	require.NoError(t, f.store.Regenerate(b.request(context.Background()), rec, s))
+	b.receive(rec)
+	assert.NotEqual(t, issued, b.cookies[cookieName].Value, "a new ID gets a new cookie")
+	_, err = b.visit(t, f.store, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "ada", f.stored(t, b)["user"])
+}
+
 func TestExpiryIsCheckedOnRead(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, dynamostore.WithCookieOptions(sessions.Options{Path: "/", MaxAge: 600, HttpOnly: true, Secure: true}))
