@@ -341,10 +341,11 @@ func (c *Credentials) run(f *flight) {
 	event.AssumeRoleCalls = c.calls.Load()
 	c.flight = nil
 	c.mu.Unlock()
-	close(f.done)
-	c.signal()
+	// Counted before the waiting callers go, so that a metric never lags what they saw.
 	renewErr, _ := f.err.(*RenewalError)
 	c.metrics.renewed(initial, renewErr)
+	close(f.done)
+	c.signal()
 	c.report(event)
 }
 

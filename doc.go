@@ -112,7 +112,8 @@ user last authenticated, for a step-up check before a sensitive action.
 
 	if err := store.Login(r, w, sess, user.ID); err != nil { ... }
 	list, err := store.UserSessions(ctx, user.ID)
-	err = store.RevokeSession(ctx, user.ID, r.FormValue("handle"))
+	if err != nil { ... }
+	if err := store.RevokeSession(ctx, user.ID, r.FormValue("handle")); err != nil { ... }
 	n, err := store.RevokeUserSessions(ctx, user.ID, store.Handle(sess))
 	if err != nil { ... }
 

@@ -29,7 +29,8 @@ const (
 	// MetricSaves counts Save, Regenerate and Login ({save}), by "operation" (save,
 	// regenerate, login) and "outcome": written; skipped (unchanged within the touch
 	// interval: no write); conflict (ErrConflict); gone (ErrSessionGone); too_large
-	// (ErrTooLarge); failed (any other error).
+	// (ErrTooLarge); failed (any other error). A Save with Options.MaxAge < 0 is a Delete,
+	// and counted as one.
 	MetricSaves = "dynamostore.session.saves"
 	// MetricDeletes counts Delete ({delete}), by "outcome": deleted or failed.
 	MetricDeletes = "dynamostore.session.deletes"
@@ -53,7 +54,9 @@ const (
 )
 
 // WithMeterProvider makes the Store report its metrics (MetricLoads, MetricSaves,
-// MetricDeletes, MetricDuration) to mp. Default: none, at no cost.
+// MetricDeletes, MetricDuration) to mp. Default: none, at no cost. The KV view (the scs and
+// Fiber adapters) reports none: their session managers own the session's lifecycle; its
+// DynamoDB calls show in the SDK client's own metrics (dynamodb.Options.MeterProvider).
 func WithMeterProvider(mp metrics.MeterProvider) Option {
 	return func(o *Options) { o.MeterProvider = mp }
 }
@@ -147,16 +150,21 @@ func newCredentialsMetrics(mp metrics.MeterProvider, c *Credentials) (*credentia
 	}
 	m := mp.Meter(MeterScope)
 	var cm credentialsMetrics
-	var errs [4]error
+	var errs [3]error
 	cm.renewals, errs[0] = m.Int64Counter(MetricRenewals, unit("{renewal}", "Successful AssumeRole calls after the first retrieval"))
 	cm.failures, errs[1] = m.Int64Counter(MetricRenewalFailures, unit("{failure}", "Failed AssumeRole calls, by kind and error code"))
 	cm.waits, errs[2] = m.Int64Counter(MetricWaits, unit("{caller}", "Callers that waited for STS; after the first retrieval it must stay 0"))
-	cm.expiry, errs[3] = m.Float64AsyncGauge(MetricExpiry, func(ctx context.Context, o metrics.Float64Observer) {
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	// Last, and only if the others worked: a registered callback would keep c alive.
+	var err error
+	cm.expiry, err = m.Float64AsyncGauge(MetricExpiry, func(ctx context.Context, o metrics.Float64Observer) {
 		if expires := c.Stats().Expires; !expires.IsZero() {
 			o.Observe(ctx, expires.Sub(c.o.Clock()).Seconds())
 		}
 	}, unit("s", "Time until the credentials in service expire"))
-	if err := errors.Join(errs[:]...); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return &cm, nil

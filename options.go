@@ -14,7 +14,9 @@ import (
 
 // Defaults used by New for every option that is not given. An option that is given is taken
 // as given and validated: an invalid value, such as WithTableName("") or WithLifetime(0), is
-// reported by New as a *ConfigError, never replaced by the default in silence.
+// reported by New as a *ConfigError, never replaced by the default in silence. The one
+// exception is by design: WithCookieOptions keeps the default of each attribute left at its
+// zero value, so that setting one attribute cannot drop the others.
 const (
 	// DefaultTableName is the table used when no WithTableName option is given.
 	DefaultTableName = "sessions"
@@ -133,6 +135,8 @@ type Options struct {
 
 	// Clock returns the current time; tests set it to move time. Default: time.Now.
 	Clock func() time.Time
+
+	problems []string // found by the With functions, reported by New
 }
 
 // Option changes Options. The With functions return Options; any func(*Options) works too.
@@ -151,8 +155,18 @@ func WithKeyPairs(keyPairs ...[]byte) Option { return func(o *Options) { o.KeyPa
 // "/", Secure, HttpOnly and SameSite Lax. A false Secure or HttpOnly is a zero value, so it
 // keeps the protection: switch one off on purpose with WithInsecureCookie or
 // WithCookieScriptAccess. For a browser-session cookie (MaxAge 0), use WithCookieMaxAge(0).
+//
+// A complete set of attributes with MaxAge 0 (a Path, and Secure or HttpOnly), as code
+// written for the older whole-struct WithCookieOptions passes for a browser-session cookie,
+// is ambiguous: New reports it as a *ConfigError that says to use WithCookieMaxAge(0), rather
+// than give a one-day cookie in silence.
 func WithCookieOptions(c sessions.Options) Option {
 	return func(o *Options) {
+		if c.MaxAge == 0 && c.Path != "" && (c.Secure || c.HttpOnly) {
+			o.problems = append(o.problems, "WithCookieOptions got a complete set of attributes with MaxAge 0, "+
+				"which keeps the default MaxAge; for a browser-session cookie add WithCookieMaxAge(0), "+
+				"for the default leave Path empty")
+		}
 		if c.Path != "" {
 			o.Cookie.Path = c.Path
 		}
@@ -270,6 +284,9 @@ var (
 func (o *Options) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for _, p := range o.problems {
+		bad("%s", p)
+	}
 
 	if tableNamePattern.MatchString(o.TableName) {
 		// a plain table name

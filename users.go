@@ -152,7 +152,7 @@ func (s *Store) login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 			// The session's entry is gone (revoked, or logged out elsewhere): this Login is a
 			// new authentication, so it starts a new session rather than fail.
 			st.meta.bound = false
-			return s.Login(r, w, sess, userID)
+			return s.login(r, w, sess, userID)
 		}
 		if err != nil {
 			return s.failedMove(w, sess, &next, err)

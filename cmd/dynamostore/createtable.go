@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dynamostore/dynamostore"
 )
@@ -74,6 +75,21 @@ credentials: run it in the table account.
 	if cfg.Region == "" {
 		fmt.Fprintln(stderr, "dynamostore: no region: pass -region or set AWS_REGION")
 		return exitUsage
+	}
+	// An ARN names the table's account: refuse before creating anything in another one. A
+	// local endpoint (DynamoDB Local) has no accounts.
+	if account != "" && *endpoint == "" {
+		id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			fmt.Fprintf(stderr, "dynamostore: could not tell which account these credentials belong to (sts:GetCallerIdentity: %v); "+
+				"nothing was created. Pass the table name instead of its ARN to create it in the credentials' own account\n", (&reporter{}).redact(err.Error()))
+			return exitFail
+		}
+		if got := aws.ToString(id.Account); got != account {
+			fmt.Fprintf(stderr, "dynamostore: these credentials belong to account %s, but the ARN names account %s; nothing was created. "+
+				"Run create-table with the table account's credentials\n", got, account)
+			return exitFail
+		}
 	}
 	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		if *endpoint != "" {

@@ -347,8 +347,9 @@ func TestCheckMissingItemAction(t *testing.T) {
 			wantStatus(t, r.stdout, tc.step, "FAIL")
 			wantContains(t, stepBlock(r.stdout, tc.step),
 				"the role may not call dynamodb:"+tc.action+" on "+f.TableARN,
-				`add "dynamodb:`+tc.action+`" to the Action list of the role's permission policy, on Resource `+f.TableARN,
-				"aws iam put-role-policy --role-name dynamostore-sessions")
+				`add "dynamodb:`+tc.action+`" to the Action list of the statement that allows the other item calls on Resource `+f.TableARN,
+				"keeping its other statements and conditions",
+				"aws iam get-role-policy --role-name dynamostore-sessions")
 			for _, step := range []string{"put-item", "get-item", "update-item", "delete-item"} {
 				if step != tc.step {
 					wantStatus(t, r.stdout, step, "PASS")

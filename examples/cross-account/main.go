@@ -8,7 +8,8 @@
 //
 // Real mode: set TABLE_ARN and TABLE_ROLE_ARN (and EXTERNAL_ID if the role requires one,
 // AWS_REGION for STS); the application's own credentials come from the default AWS chain.
-// Set SESSION_HASH_KEY (64 hex characters) so sessions survive a restart.
+// Set SESSION_HASH_KEY (64 hex characters) so sessions survive a restart, and SESSION_BLOCK_KEY
+// (64 hex characters) to encrypt cookies and stored sessions too; `dynamostore keygen` prints both.
 //
 // PORT (default 3001) sets the port; DATA_DIR (default .data/cross-account) the data folder;
 // DYNAMODB_ENDPOINT, in local mode, uses a DynamoDB Local you run yourself (started with
@@ -186,9 +187,13 @@ func localMode(ctx context.Context, cfg settings) (*app, func(), error) {
 }
 
 func newApp(cfg settings, ca *dynamostore.CrossAccount, client *dynamodb.Client, key []byte, mode string) (*app, error) {
+	block, err := exampleserver.BlockKey(cfg.env("SESSION_BLOCK_KEY"))
+	if err != nil {
+		return nil, err
+	}
 	opts := []dynamostore.Option{
 		dynamostore.WithTableName(ca.Table.String()),
-		dynamostore.WithKeyPairs(key),
+		dynamostore.WithKeyPairs(key, block),
 		dynamostore.WithLogger(cfg.logger),
 		dynamostore.WithTouchInterval(5 * time.Minute),
 		dynamostore.WithSessionLabel(deviceLabel),

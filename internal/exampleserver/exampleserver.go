@@ -69,6 +69,19 @@ func HashKey(hexKey, path string) ([]byte, error) {
 	return key, os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600)
 }
 
+// BlockKey decodes hexKey, an optional AES key of 16, 24 or 32 bytes that encrypts cookies
+// and stored sessions (SESSION_BLOCK_KEY, as `dynamostore keygen` prints it); "" is no key.
+func BlockKey(hexKey string) ([]byte, error) {
+	if hexKey == "" {
+		return nil, nil
+	}
+	key, err := hex.DecodeString(hexKey)
+	if err != nil || (len(key) != 16 && len(key) != 24 && len(key) != 32) {
+		return nil, errors.New("the session block key must be 32, 48 or 64 hex characters (an AES key of 16, 24 or 32 bytes)")
+	}
+	return key, nil
+}
+
 // EnvOr returns the environment variable name, or def when it is empty.
 func EnvOr(env func(string) string, name, def string) string {
 	if v := env(name); v != "" {

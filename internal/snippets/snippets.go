@@ -7,7 +7,8 @@
 // only "..." are dropped). The free names a snippet uses (ctx, store, r, w, hashKey...) are
 // declared by the Env, and the packages it names are imported from the Env's list. Locals
 // that a fragment declares but does not use are allowed; every other compiler error fails the
-// test, reported at the document's own line; so does an err that is never checked.
+// test, reported at the document's own line; so does an err that is never checked: never
+// used, assigned again before it is read, or left unread at the end of its block.
 //
 // A block that is not Go (a data layout in a doc comment, say) or a snippet that must not be
 // compiled is marked by a line <!-- not compiled: why --> right before its fence, in Markdown,
@@ -49,6 +50,18 @@ type Env struct {
 
 var notCompiled = regexp.MustCompile(`^<!--\s*not compiled:`)
 
+// goFence tells whether a line opens a fenced block of Go, as GitHub reads the info string:
+// its first word, in any case, is go or golang ("```go", "``` golang", "```Go title=x").
+func goFence(line string) bool {
+	info, ok := strings.CutPrefix(strings.TrimSpace(line), "```")
+	if !ok {
+		return false
+	}
+	lang, _, _ := strings.Cut(strings.TrimSpace(info), " ")
+	lang = strings.ToLower(strings.TrimRight(lang, "{"))
+	return lang == "go" || lang == "golang"
+}
+
 // FromMarkdown returns the ```go blocks of a Markdown file, but those marked as not compiled.
 func FromMarkdown(path string) ([]Snippet, error) {
 	b, err := os.ReadFile(path)
@@ -61,7 +74,7 @@ func FromMarkdown(path string) ([]Snippet, error) {
 	prev := ""
 	for i, line := range strings.Split(string(b), "\n") {
 		switch {
-		case cur == nil && strings.TrimSpace(line) == "```go":
+		case cur == nil && goFence(line):
 			skip = notCompiled.MatchString(strings.TrimSpace(prev))
 			cur = &Snippet{File: path, Line: i + 2}
 		case cur != nil && strings.TrimSpace(line) == "```":
@@ -154,6 +167,9 @@ func Check(t *testing.T, moduleDir string, env Env, snippets []Snippet) {
 	for i, s := range snippets {
 		src, start := render(s.Code, env)
 		starts[i] = start
+		for _, line := range deadErrs(src) {
+			t.Errorf("%s:%d: the error assigned to err here is never checked", s.File, s.Line+line-start)
+		}
 		pkg := filepath.Join(dir, "s"+strconv.Itoa(i))
 		if err := os.Mkdir(pkg, 0o755); err != nil {
 			t.Fatal(err)
