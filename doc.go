@@ -49,7 +49,6 @@ Each session is one item:
 	id       S  prefix + base64url(SHA-256(session ID)), for example "session#3q2-..."
 	data     B  the session values, serialized by the Codec, then sealed (see below)
 	expires  N  epoch seconds after which the session is dead; the TTL attribute
-	written  N  epoch seconds of the last write
 	version  N  only with WithOptimisticLocking
 
 # Security

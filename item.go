@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	mrand "math/rand/v2"
+	"strings"
 	"sync"
 )
 
@@ -19,7 +20,7 @@ import (
 const (
 	attrData    = "data"    // B: the sealed envelope below
 	attrExpires = "expires" // N: epoch seconds; enable DynamoDB TTL on it
-	attrWritten = "written" // N: epoch seconds of the last write
+	attrWritten = "written" // N: written by earlier versions; removed by the next update (the sealed metadata has it)
 	attrVersion = "version" // N: present with optimistic locking
 )
 
@@ -52,7 +53,13 @@ func validID(id string) bool {
 // whoever can read the table (it may belong to another account) cannot replay a session.
 func itemKey(prefix, id string) string {
 	sum := sha256.Sum256([]byte(id))
-	return prefix + base64.RawURLEncoding.EncodeToString(sum[:])
+	var b strings.Builder
+	b.Grow(len(prefix) + base64.RawURLEncoding.EncodedLen(len(sum)))
+	b.WriteString(prefix)
+	enc := base64.NewEncoder(base64.RawURLEncoding, &b)
+	enc.Write(sum[:])
+	enc.Close()
+	return b.String()
 }
 
 // The data attribute is an envelope:

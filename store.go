@@ -60,12 +60,13 @@ func newExpressions(o *Options) expressions {
 		createNames: map[string]string{"#k": o.PartitionKey},
 		createCond:  aws.String("attribute_not_exists(#k)"),
 		updateNames: map[string]string{"#k": o.PartitionKey, "#d": attrData, "#e": attrExpires, "#w": attrWritten},
-		updateSet:   aws.String("SET #d = :d, #e = :e, #w = :w"),
-		updateCond:  aws.String("attribute_exists(#k) AND #e > :now"),
+		// REMOVE tidies items of earlier versions, which kept the last write's time in clear.
+		updateSet:  aws.String("SET #d = :d, #e = :e REMOVE #w"),
+		updateCond: aws.String("attribute_exists(#k) AND #e > :now"),
 	}
 	if o.OptimisticLocking {
 		e.updateNames["#v"] = attrVersion
-		e.updateSet = aws.String(*e.updateSet + ", #v = :v")
+		e.updateSet = aws.String("SET #d = :d, #e = :e, #v = :v REMOVE #w")
 		e.updateCondUnversioned = aws.String(*e.updateCond + " AND attribute_not_exists(#v)")
 		e.updateCondVersion = aws.String(*e.updateCond + " AND #v = :pv")
 	}
@@ -489,9 +490,10 @@ type loadResult struct {
 // *OpError when DynamoDB failed, and ErrInvalidItem or a *CodecError for an unusable item.
 func (s *Store) load(ctx context.Context, id string) (*loadResult, error) {
 	key := itemKey(s.opts.KeyPrefix, id)
+	keyAttr := s.keyAttr(key)
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.opts.TableName,
-		Key:            s.keyAttr(key),
+		Key:            keyAttr,
 		ConsistentRead: s.opts.ConsistentRead,
 	})
 	if err != nil {
@@ -514,7 +516,7 @@ func (s *Store) load(ctx context.Context, id string) (*loadResult, error) {
 	if err != nil {
 		return nil, &CodecError{Op: "decode", Err: err}
 	}
-	st.id = id
+	st.id, st.key, st.keyAttr = id, key, keyAttr
 	st.stored = true
 	if fp, ok := s.valuesFingerprint(values); ok {
 		st.fp = fp
@@ -577,11 +579,14 @@ func (s *Store) item(key string, st *sessionState, body sealedBody) (map[string]
 		return nil, err
 	}
 	st.token = token
+	keyValue := st.keyAttr[s.opts.PartitionKey] // the load's, when the ID is the same
+	if keyValue == nil {
+		keyValue = &types.AttributeValueMemberS{Value: key}
+	}
 	item := map[string]types.AttributeValue{
-		s.opts.PartitionKey: &types.AttributeValueMemberS{Value: key},
+		s.opts.PartitionKey: keyValue,
 		attrData:            &types.AttributeValueMemberB{Value: env},
 		attrExpires:         &types.AttributeValueMemberN{Value: strconv.FormatInt(st.expires, 10)},
-		attrWritten:         &types.AttributeValueMemberN{Value: strconv.FormatInt(st.written, 10)},
 	}
 	if s.opts.OptimisticLocking {
 		item[attrVersion] = &types.AttributeValueMemberN{Value: strconv.FormatInt(st.version, 10)}
@@ -623,7 +628,12 @@ func (s *Store) create(ctx context.Context, next *sessionState, body sealedBody)
 // locking) still has the version that was loaded. A failed condition is success if the item
 // holds this very write (an SDK retry after a lost answer).
 func (s *Store) update(ctx context.Context, prev, next *sessionState, body sealedBody) error {
-	key := itemKey(s.opts.KeyPrefix, next.id)
+	key, keyAttr := prev.key, prev.keyAttr // the same ID: computed once, at the load
+	if key == "" || prev.id != next.id {
+		key = itemKey(s.opts.KeyPrefix, next.id)
+		keyAttr = s.keyAttr(key)
+	}
+	next.key, next.keyAttr = key, keyAttr
 	item, err := s.item(key, next, body)
 	if err != nil {
 		return err
@@ -631,8 +641,7 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body seale
 	values := map[string]types.AttributeValue{
 		":d":   item[attrData],
 		":e":   item[attrExpires],
-		":w":   item[attrWritten],
-		":now": item[attrWritten], // the write's own time: the item must expire after it
+		":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(next.written, 10)},
 	}
 	cond := s.exprs.updateCond
 	if s.opts.OptimisticLocking {
@@ -645,7 +654,7 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body seale
 	var tries attempts
 	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           &s.opts.TableName,
-		Key:                                 s.keyAttr(key),
+		Key:                                 keyAttr,
 		UpdateExpression:                    s.exprs.updateSet,
 		ConditionExpression:                 cond,
 		ExpressionAttributeNames:            s.exprs.updateNames,
@@ -682,16 +691,18 @@ func strPtr(s string) *string { return &s }
 
 // sessionState is what the store remembers about a session between New and Save.
 type sessionState struct {
-	id         string      // the ID the state describes (or the cookie's ID for a failed load)
-	loadFailed bool        // DynamoDB failed while loading: never save this session
-	stored     bool        // an item exists under id
-	fp         fingerprint // of the values last loaded or written (see digest.go)
-	token      uint64      // the write token of the stored envelope (zero for version 1)
-	written    int64       // epoch seconds of the last write (set for writes only)
-	expires    int64       // epoch seconds when the item expires
-	version    int64       // item version with optimistic locking
-	meta       sessionMeta // created, last write and the user binding (item.go, users.go)
-	cookie     string      // the cookie value for id under the first key pair, once known
+	id         string                          // the ID the state describes (or the cookie's ID for a failed load)
+	loadFailed bool                            // DynamoDB failed while loading: never save this session
+	stored     bool                            // an item exists under id
+	fp         fingerprint                     // of the values last loaded or written (see digest.go)
+	token      uint64                          // the write token of the stored envelope (zero for version 1)
+	written    int64                           // epoch seconds of the last write (set for writes only)
+	expires    int64                           // epoch seconds when the item expires
+	version    int64                           // item version with optimistic locking
+	meta       sessionMeta                     // created, last write and the user binding (item.go, users.go)
+	cookie     string                          // the cookie value for id under the first key pair, once known
+	key        string                          // the item key of id, once computed
+	keyAttr    map[string]types.AttributeValue // key as the table's hash key; the SDK only reads it
 }
 
 // current reports whether the state describes a stored item under id.
