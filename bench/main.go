@@ -47,7 +47,7 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 64, "renewal and outage scenarios: concurrent workers")
 	flag.StringVar(&o.micro, "micro", "", "file with `go test -bench` output to include")
 	flag.StringVar(&o.doc, "doc", "", "write benchmarks.md and benchmarks-renewal.svg into this folder")
-	flag.StringVar(&scenarios, "scenarios", "overhead,renewal,outage,writes", "scenarios to run")
+	flag.StringVar(&scenarios, "scenarios", "overhead,renewal,outage,writes,units", "scenarios to run")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -114,7 +114,7 @@ func run(ctx context.Context, o options) error {
 		name string
 		fn   func(context.Context, *env, options, *report) error
 	}{
-		{"overhead", overhead}, {"renewal", renewal}, {"outage", outage}, {"writes", writes},
+		{"overhead", overhead}, {"renewal", renewal}, {"outage", outage}, {"writes", writes}, {"units", units},
 	}
 	for _, s := range steps {
 		if !o.scenarios[s.name] {

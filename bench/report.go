@@ -20,13 +20,14 @@ type report struct {
 	renewal, outage   []*loadRun
 	series            []*loadRun
 	writes            []writeRun
+	units             []unitsRun
 }
 
 type microResult struct {
-	ns, bytes, allocs float64
+	ns, cpu, bytes, allocs float64
 }
 
-var microLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op)?(?:\s+([\d.]+) allocs/op)?`)
+var microLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) cpu-ns/op)?(?:\s+([\d.]+) B/op)?(?:\s+([\d.]+) allocs/op)?`)
 
 // parseMicro reads `go test -bench` output; with -count above 1 it keeps each benchmark's
 // median run, which is steadier than the mean on a shared machine.
@@ -40,12 +41,15 @@ func parseMicro(b []byte) map[string]microResult {
 		}
 		f := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
 		name := strings.TrimPrefix(m[1], "Benchmark")
-		runs[name] = append(runs[name], microResult{ns: f(m[3]), bytes: f(m[4]), allocs: f(m[5])})
+		runs[name] = append(runs[name], microResult{ns: f(m[3]), cpu: f(m[4]), bytes: f(m[5]), allocs: f(m[6])})
 	}
 	out := map[string]microResult{}
 	for name, rs := range runs {
 		sort.Slice(rs, func(i, j int) bool { return rs[i].ns < rs[j].ns })
-		out[name] = rs[len(rs)/2]
+		m := rs[len(rs)/2]
+		sort.Slice(rs, func(i, j int) bool { return rs[i].cpu < rs[j].cpu })
+		m.cpu = rs[len(rs)/2].cpu // each figure's own median
+		out[name] = m
 	}
 	return out
 }
@@ -192,6 +196,97 @@ func (r *report) markdown(w io.Writer) {
 			p("| %s | %d | %d | %.0f | %s |", w.name, w.reads, w.writes, w.wcu, ratio(float64(w.writes), float64(base.writes)))
 		}
 	}
+	if len(r.units) > 0 {
+		r.unitsTable(p)
+	}
+}
+
+// unitsTable: what a changed save and a load cost in capacity units, with and without
+// compression, next to each other.
+func (r *report) unitsTable(p func(string, ...any)) {
+	p("")
+	p("## 6. Write and read units, with and without compression")
+	p("")
+	p("Realistic sessions (`internal/sessiondata`: a user record with a few strings, a cart of products with")
+	p("descriptions and options, two flashes), sized by the cart's length to 1, 4 and 16 KiB of codec output, with a")
+	p("hash and a block key (encrypted items). %d requests each load the session (a strongly consistent `GetItem`) and", unitsRequests)
+	p("save it with one value changed (an `UpdateItem`); the units are those DynamoDB Local reports consuming")
+	p("(`ReturnConsumedCapacity`), per call. Item bytes are counted as DynamoDB does (names and values). DynamoDB bills")
+	p("a write unit per started KB and a read unit per started 4 KB. Compression: `WithCompression(%d)`, DEFLATE level 4.", 256)
+	p("")
+	p("| codec | session | codec bytes | compression | item bytes | WCU per save | RCU per load | WCU ratio |")
+	p("|---|---|---|---|---|---|---|---|")
+	base := map[string]float64{}
+	for _, u := range r.units {
+		key := fmt.Sprintf("%s-%d", u.codec, u.target)
+		if !u.compressed {
+			base[key] = u.wcu
+		}
+		on := "off"
+		if u.compressed {
+			on = "on"
+		}
+		p("| %s | %d KiB | %d | %s | %d | %.1f | %.1f | %s |", u.codec, u.target/1024, u.raw, on, u.itemBytes, u.wcu, u.rcu, ratio(u.wcu, base[key]))
+	}
+	p("")
+	for _, u := range r.units {
+		if u.compressed && u.target == 16384 {
+			b := base[fmt.Sprintf("%s-%d", u.codec, u.target)]
+			verdict := "goal met (at most a third)"
+			if u.wcu > b/3 {
+				verdict = "goal NOT met: more than a third"
+			}
+			p("- 16 KiB %s session: %.1f WCU per save compressed against %.1f uncompressed, %s of it: %s.", u.codec, u.wcu, b, ratio(u.wcu, b), verdict)
+		}
+	}
+}
+
+// requestTable: whole requests on the in-process transport, the store against the raw SDK
+// moving the same bytes, from BenchmarkRequest.
+func (r *report) requestTable(p func(string, ...any)) {
+	if _, ok := r.micro["Request/strings-1KiB/store/ChangedSave"]; !ok {
+		return
+	}
+	p("")
+	p("### Whole requests against the raw SDK")
+	p("")
+	p("`BenchmarkRequest`: the client-side CPU of one request (`cpu-ns/op`: the process's user and system time per")
+	p("operation, garbage collection included; the median of the runs) and its allocations, for the store and, measured")
+	p("right after it, for the raw SDK moving the same bytes: `Get` against a `GetItem` of the same item, a changed")
+	p("save (`Get`, one value changed, `Save`: a `GetItem` and a conditional `UpdateItem`) against a `GetItem` and a")
+	p("plain `PutItem` of the same item, `Regenerate` against a `PutItem` and a `DeleteItem`. Sessions of string values")
+	p("(the codec's compact form) and realistic carts of Go structs (encoding/gob), of 1 and 16 KiB. Goals: a changed")
+	p("save's CPU at most 1.05 of the raw SDK's at 1 KiB and 1.10 at 16 KiB; at most 60 allocations more.")
+	p("")
+	p("| session | operation | store cpu-ns/op | raw cpu-ns/op | CPU ratio | store allocs | raw allocs | more allocs |")
+	p("|---|---|---|---|---|---|---|---|")
+	for _, kind := range []string{"strings-1KiB", "strings-16KiB", "cart-1KiB", "cart-16KiB"} {
+		for _, op := range []string{"Get", "ChangedSave", "Regenerate"} {
+			st, ok := r.micro["Request/"+kind+"/store/"+op]
+			raw, rok := r.micro["Request/"+kind+"/raw/"+op]
+			if !ok || !rok {
+				continue
+			}
+			p("| %s | %s | %.0f | %.0f | %s | %.0f | %.0f | %+.0f |", kind, op, st.cpu, raw.cpu, ratio(st.cpu, raw.cpu), st.allocs, raw.allocs, st.allocs-raw.allocs)
+		}
+	}
+	p("")
+	for _, g := range []struct {
+		kind string
+		goal float64
+	}{{"strings-1KiB", 1.05}, {"strings-16KiB", 1.10}} {
+		st, raw := r.micro["Request/"+g.kind+"/store/ChangedSave"], r.micro["Request/"+g.kind+"/raw/ChangedSave"]
+		cpu, more := st.cpu/raw.cpu, st.allocs-raw.allocs
+		p("- %s changed save: CPU %.2f of the raw SDK (goal %.2f: %s), %+.0f allocations (goal +60: %s).", g.kind, cpu, g.goal,
+			verdict(cpu <= g.goal), more, verdict(more <= 60))
+	}
+}
+
+func verdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "NOT met"
 }
 
 // overheadNotes explains the overhead figures with the micro-benchmarks of the same run.
@@ -250,6 +345,7 @@ func (r *report) microTable(p func(string, ...any)) {
 	}
 	p("")
 	p("`SaveUnchanged` makes no call at all; its raw counterpart is the write that a store without change detection makes.")
+	r.requestTable(p)
 }
 
 func truncate(s string, n int) string {

@@ -18,6 +18,7 @@ type meteredClient struct {
 	inner         *dynamodb.Client
 	reads, writes atomic.Int64
 	wcuTenths     atomic.Int64
+	rcuTenths     atomic.Int64
 }
 
 func (m *meteredClient) consumed(c *types.ConsumedCapacity) {
@@ -28,7 +29,12 @@ func (m *meteredClient) consumed(c *types.ConsumedCapacity) {
 
 func (m *meteredClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	m.reads.Add(1)
-	return m.inner.GetItem(ctx, in, o...)
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := m.inner.GetItem(ctx, in, o...)
+	if err == nil && out.ConsumedCapacity != nil && out.ConsumedCapacity.CapacityUnits != nil {
+		m.rcuTenths.Add(int64(*out.ConsumedCapacity.CapacityUnits * 10))
+	}
+	return out, err
 }
 
 func (m *meteredClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
