@@ -110,3 +110,26 @@ func TestUnderFibersSessionMiddleware(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	assert.Equal(t, "", get("/get"), "the idle timeout ended it")
 }
+
+// The constructor path of a table in another account: NewCrossAccount's store, through the
+// signing gateway with exactly the policy of CROSS-ACCOUNT.md.
+func TestThroughTheCrossAccountSetUp(t *testing.T) {
+	client := dynamostoretest.Client(t)
+	x, err := dynamostoretest.StartCrossAccount(dynamostoretest.Endpoint(t), dynamostoretest.NewTable(t, client), dynamostoretest.CrossAccountOptions{})
+	require.NoError(t, err)
+	t.Cleanup(x.Close)
+	ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN, x.Options())
+	require.NoError(t, err)
+	t.Cleanup(func() { ca.Credentials.Close() })
+	ca.Config.BaseEndpoint = &x.Gateway.URL
+	ds, err := ca.NewStore(dynamostore.WithKeyPairs(hashKey))
+	require.NoError(t, err)
+	s := fiberstore.New(ds)
+	require.NoError(t, s.Set("k", []byte("v"), time.Hour))
+	v, err := s.Get("k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", string(v))
+	require.NoError(t, s.Delete("k"))
+	assert.Empty(t, x.Gateway.Stats().Rejected)
+	assert.Positive(t, x.Gateway.Stats().Forwarded)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -115,4 +116,74 @@ func TestLoginAndRegenerateFromAGinHandler(t *testing.T) {
 	list, err = ginstore.Dynamo(store).UserSessions(context.Background(), "ada")
 	require.NoError(t, err)
 	assert.Len(t, list, 1, "still one session, moved to the new ID")
+}
+
+// ManyStores, as gin-contrib/sessions' newer suite has it (its v1.0.4 tester does not): two
+// stores, each under its own session name, in one router; both sessions survive a round trip.
+func TestManyStores(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	// gin-contrib v1.0.4 keeps one session per context key: keep a's before b's middleware runs.
+	r.Use(sessions.Sessions("a", newStore(t)), func(c *gin.Context) { c.Set("a", sessions.Default(c)) }, sessions.Sessions("b", newStore(t)))
+	r.GET("/set", func(c *gin.Context) {
+		a, b := c.MustGet("a").(sessions.Session), sessions.Default(c)
+		a.Set("hello", "world")
+		b.Set("foo", "bar")
+		require.NoError(t, a.Save())
+		require.NoError(t, b.Save())
+	})
+	r.GET("/get", func(c *gin.Context) {
+		a, b := c.MustGet("a").(sessions.Session), sessions.Default(c)
+		c.String(http.StatusOK, "%v %v", a.Get("hello"), b.Get("foo"))
+	})
+	res := httptest.NewRecorder()
+	r.ServeHTTP(res, httptest.NewRequest(http.MethodGet, "/set", nil))
+	require.Len(t, res.Result().Cookies(), 2)
+	req := httptest.NewRequest(http.MethodGet, "/get", nil)
+	for _, c := range res.Result().Cookies() {
+		req.AddCookie(c)
+	}
+	res = httptest.NewRecorder()
+	r.ServeHTTP(res, req)
+	assert.Equal(t, "world bar", res.Body.String())
+}
+
+// The constructor path of a table in another account: NewCrossAccount's store, through the
+// signing gateway with exactly the policy of CROSS-ACCOUNT.md, under gin.
+func TestThroughTheCrossAccountSetUp(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	client := dynamostoretest.Client(t)
+	x, err := dynamostoretest.StartCrossAccount(dynamostoretest.Endpoint(t), dynamostoretest.NewTable(t, client), dynamostoretest.CrossAccountOptions{})
+	require.NoError(t, err)
+	t.Cleanup(x.Close)
+	ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN, x.Options())
+	require.NoError(t, err)
+	t.Cleanup(func() { ca.Credentials.Close() })
+	ca.Config.BaseEndpoint = &x.Gateway.URL
+	ds, err := ca.NewStore(dynamostore.WithKeyPairs(hashKey))
+	require.NoError(t, err)
+	r := gin.New()
+	r.Use(sessions.Sessions("session", ginstore.New(ds)))
+	r.GET("/", func(c *gin.Context) {
+		s := sessions.Default(c)
+		n, _ := s.Get("n").(int)
+		s.Set("n", n+1)
+		require.NoError(t, s.Save())
+		c.String(http.StatusOK, "%d", n+1)
+	})
+	var cookie *http.Cookie
+	for want := 1; want <= 2; want++ {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		res := httptest.NewRecorder()
+		r.ServeHTTP(res, req)
+		assert.Equal(t, strconv.Itoa(want), res.Body.String())
+		if c := res.Result().Cookies(); len(c) > 0 {
+			cookie = c[0]
+		}
+	}
+	assert.Empty(t, x.Gateway.Stats().Rejected)
+	assert.Positive(t, x.Gateway.Stats().Forwarded)
 }
