@@ -244,7 +244,7 @@ a,button{color:#0b5fff}button{font:inherit;background:#0b5fff;color:#fff;border:
 input{font:inherit;padding:.4rem .6rem;border:1px solid #c4cad6;border-radius:6px}
 .nav a{margin-right:1rem}form.inline{display:inline;margin-right:1rem}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .4rem;border-bottom:1px solid #eef0f4}th{color:#5b6476;font-weight:400}
-.this{background:#e6f6ea;color:#18794e;border-radius:4px;padding:0 .4rem;font-size:.85rem}button.end{background:#fff;color:#c4321c;border:1px solid #c4321c;padding:.2rem .6rem}button,th{white-space:nowrap}.mode{display:inline-block;background:#e8f0ff;color:#0b5fff;border-radius:4px;padding:0 .4rem;font-size:.85rem}
+.this{background:#e6f6ea;color:#18794e;border-radius:4px;padding:0 .4rem;font-size:.85rem;white-space:nowrap}button.end{background:#fff;color:#c4321c;border:1px solid #c4321c;padding:.2rem .6rem}button,th{white-space:nowrap}.mode{display:inline-block;background:#e8f0ff;color:#0b5fff;border-radius:4px;padding:0 .4rem;font-size:.85rem}
 </style></head><body>
 <h1>dynamostore</h1><p class="sub">Sessions in a table owned by another account <span class="mode">{{.Mode}} mode</span></p>{{end}}
 {{define "index"}}{{template "top" .}}
