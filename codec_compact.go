@@ -114,18 +114,6 @@ var errCompact = errors.New("gob: malformed compact session data")
 type compactReader struct {
 	b   []byte
 	err error
-	// all is the whole input as one string, so that every key and string value is a
-	// substring of it: one allocation for all of them, not two per entry.
-	all string
-}
-
-// str returns the next n bytes as a substring of all.
-func (r *compactReader) str(n uint64) string {
-	off := len(r.all) - len(r.b)
-	if r.bytes(n) == nil && r.err != nil {
-		return ""
-	}
-	return r.all[off : off+int(n)]
 }
 
 func (r *compactReader) uvarint() uint64 {
@@ -166,14 +154,14 @@ func (r *compactReader) fail() {
 }
 
 func decodeCompact(data []byte) (map[any]any, error) {
-	r := &compactReader{b: data, all: string(data)}
+	r := &compactReader{b: data}
 	count := r.uvarint()
 	if count > uint64(len(data)) { // every entry takes at least one byte
 		return nil, errCompact
 	}
 	values := make(map[any]any, count)
 	for i := uint64(0); i < count && r.err == nil; i++ {
-		key := r.str(r.uvarint())
+		key := string(r.bytes(r.uvarint()))
 		tag := r.bytes(1)
 		if r.err != nil {
 			break
@@ -181,7 +169,7 @@ func decodeCompact(data []byte) (map[any]any, error) {
 		var v any
 		switch tag[0] {
 		case tagString:
-			v = r.str(r.uvarint())
+			v = string(r.bytes(r.uvarint()))
 		case tagBytes:
 			v = append([]byte{}, r.bytes(r.uvarint())...)
 		case tagBool:

@@ -26,7 +26,9 @@ const compressionLevel = 4
 // sealed, for sessions of threshold bytes or more, and only when that makes them smaller. It
 // cuts the write and read units of large sessions (DynamoDB bills a write unit per started KB
 // and a read unit per started 4 KB). Items say whether they are compressed, so stores with and
-// without it read each other's items, and turning it on or off needs no migration.
+// without it read each other's items, and turning it on or off needs no migration of the items.
+// Before turning it off, make sure WithMaxLength admits your largest sessions uncompressed: a
+// session that fit only compressed is still read, but its next change gets ErrTooLarge.
 //
 // It is off by default, because compressed sizes can leak secrets (CRIME, BREACH): if a
 // session holds a secret next to a value an attacker chooses, and the attacker can see the

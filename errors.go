@@ -57,11 +57,14 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // SizeError reports a session larger than the configured limit. It matches ErrTooLarge.
 type SizeError struct {
 	Size  int // bytes the session would take
-	Limit int // Options.MaxLength
+	Limit int // Options.MaxLength, or MaxUncompressedLength for the codec's bytes with compression
 }
 
 // Error implements error.
 func (e *SizeError) Error() string {
+	if e.Limit == MaxUncompressedLength {
+		return fmt.Sprintf("dynamostore: session too large: %d bytes of codec output exceed MaxUncompressedLength (%d), the most a compressed session may hold; store less in the session", e.Size, e.Limit)
+	}
 	return fmt.Sprintf("dynamostore: session too large: %d bytes exceeds the limit of %d (store less in the session, or raise WithMaxLength)", e.Size, e.Limit)
 }
 

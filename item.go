@@ -239,12 +239,15 @@ func (s *sealer) open(key string, env []byte) (opened, error) {
 			o.payload = payload
 			return o, nil
 		}
-		if k.aead == nil || len(payload) < nonceLength {
+		if len(payload) < nonceLength {
 			return opened{}, errEnvelope
+		}
+		if k.aead == nil {
+			continue // the same hash key without a block key: another pair may have it
 		}
 		body, err := k.aead.Open(nil, payload[:nonceLength], payload[nonceLength:], []byte(key))
 		if err != nil {
-			return opened{}, errEnvelope
+			continue // a pair that shares the hash key but not the block key: try the next
 		}
 		o.payload = body
 		return o, nil

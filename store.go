@@ -423,21 +423,27 @@ func (s *Store) setCookie(w http.ResponseWriter, sess *sessions.Session) error {
 
 // decodeCookie returns the session ID in a cookie value, and whether the first key pair
 // signed it (then the value can be sent back as it is).
+//
+// Each key pair is tried in turn. A pair whose hash key verifies the cookie but whose block
+// key is not the one that encrypted it decrypts to garbage (securecookie's AES-CTR cannot
+// tell), which fails the ID's shape check: the next pair is tried then too, so that a block
+// key can be rotated alone.
 func (s *Store) decodeCookie(name, value string) (id string, fresh, ok bool) {
-	var raw []byte
-	err := s.codecs[0].Decode(name, value, &raw)
-	fresh = err == nil
-	if err != nil && len(s.codecs) > 1 {
-		err = securecookie.DecodeMulti(name, value, &raw, s.codecs[1:]...)
+	var firstErr error
+	for i, codec := range s.codecs {
+		var raw []byte
+		err := codec.Decode(name, value, &raw)
+		if err == nil && !validID(string(raw)) {
+			err = errors.New("malformed session ID")
+		}
+		if err == nil {
+			return string(raw), i == 0, true
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
 	}
-	if err != nil {
-		s.opts.Logger.Warn("dynamostore: rejected session cookie", "cookie", name, "reason", cookieRejection(err))
-		return "", false, false
-	}
-	if id := string(raw); validID(id) {
-		return id, fresh, true
-	}
-	s.opts.Logger.Warn("dynamostore: rejected session cookie", "cookie", name, "reason", "malformed session ID")
+	s.opts.Logger.Warn("dynamostore: rejected session cookie", "cookie", name, "reason", cookieRejection(firstErr))
 	return "", false, false
 }
 

@@ -214,6 +214,26 @@ func TestCookieIsSentBackWithoutResigning(t *testing.T) {
 	assert.Equal(t, "ada", f.stored(t, b)["user"])
 }
 
+// Rotating the block key alone (the same hash key in both pairs) keeps cookies and items
+// readable: a pair whose MAC verifies but whose block key cannot decrypt gives way to the next.
+func TestBlockKeyRotationAlone(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, dynamostore.WithKeyPairs(hashKey1, blockKey1))
+	b := f.withSession(t)
+	otherBlock := []byte("another-32-byte-block-key-000000")
+	rotated := f.newStore(dynamostore.WithKeyPairs(hashKey1, otherBlock, hashKey1, blockKey1))
+	_, err := b.visit(t, rotated, func(s *sessions.Session) bool {
+		assert.Equal(t, "ada", s.Values["user"], "the old cookie and item still open")
+		s.Values["visits"] = 1
+		return true
+	})
+	require.NoError(t, err)
+	onlyNew := f.newStore(dynamostore.WithKeyPairs(hashKey1, otherBlock))
+	s, err := b.load(t, onlyNew)
+	require.NoError(t, err)
+	assert.Equal(t, "ada", s.Values["user"], "rewritten with the new block key")
+}
+
 func TestExpiryIsCheckedOnRead(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, dynamostore.WithCookieOptions(sessions.Options{Path: "/", MaxAge: 600, HttpOnly: true, Secure: true}))
