@@ -144,6 +144,17 @@ anything else uses encoding/gob, so register your own types with gob.Register. J
 encodes a JSON object (inside the sealed, binary data attribute, so not readable in the
 console); it needs string keys and gives back float64 numbers. Write your own Codec to use another format; it must be deterministic.
 
+# Compression and metrics
+
+WithCompression deflates large sessions before they are sealed, which cuts DynamoDB's write and
+read units several times for carts and profiles. It is off by default: compressed sizes can leak
+a secret kept next to attacker-chosen values (CRIME, BREACH), so read its doc before turning it
+on. Items say whether they are compressed, and every store reads both kinds.
+
+WithMeterProvider (and CredentialsOptions.MeterProvider) report loads, saves, deletes and their
+durations, and the credentials' renewals, failures, waits and time to expiry, to the same smithy-go
+MeterProvider the AWS SDK clients take; the Metric constants name them.
+
 # Testing
 
 Package dynamostoretest starts AWS's DynamoDB Local for tests and creates a table per test. It

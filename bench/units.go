@@ -54,20 +54,11 @@ func units(ctx context.Context, e *env, o options, r *report) error {
 				if err != nil {
 					return err
 				}
-				first := httptest.NewRequest("GET", "/", nil)
-				s, _ := store.New(first, cookieName)
-				for k, v := range values {
-					s.Values[k] = v
-				}
-				rec := httptest.NewRecorder()
-				if err := store.Save(first, rec, s); err != nil {
+				cookie, err := firstSession(store, values)
+				if err != nil {
 					return err
 				}
-				cookie := rec.Result().Cookies()[0]
-				metered.reads.Store(0)
-				metered.writes.Store(0)
-				metered.wcuTenths.Store(0)
-				metered.rcuTenths.Store(0)
+				metered.reset()
 				for i := 0; i < unitsRequests; i++ {
 					r := httptest.NewRequest("GET", "/", nil)
 					r.AddCookie(cookie)

@@ -67,6 +67,28 @@ func (m *meteredClient) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemI
 	return out, err
 }
 
+// reset zeroes the counts, after a scenario's set-up.
+func (m *meteredClient) reset() {
+	m.reads.Store(0)
+	m.writes.Store(0)
+	m.wcuTenths.Store(0)
+	m.rcuTenths.Store(0)
+}
+
+// firstSession saves a new session holding values and returns its cookie.
+func firstSession(store *dynamostore.Store, values map[any]any) (*http.Cookie, error) {
+	r := httptest.NewRequest("GET", "/", nil)
+	s, _ := store.New(r, cookieName)
+	for k, v := range values {
+		s.Values[k] = v
+	}
+	rec := httptest.NewRecorder()
+	if err := store.Save(r, rec, s); err != nil {
+		return nil, err
+	}
+	return rec.Result().Cookies()[0], nil
+}
+
 type writeRun struct {
 	name          string
 	requests      int
@@ -96,18 +118,11 @@ func writes(ctx context.Context, e *env, o options, r *report) error {
 		if err != nil {
 			return err
 		}
-		first := httptest.NewRequest("GET", "/", nil)
-		s, _ := store.New(first, cookieName)
-		s.Values["user"] = "ada"
-		s.Values["prefs"] = strings.Repeat("p", 900)
-		rec := httptest.NewRecorder()
-		if err := store.Save(first, rec, s); err != nil {
+		cookie, err := firstSession(store, map[any]any{"user": "ada", "prefs": strings.Repeat("p", 900)})
+		if err != nil {
 			return err
 		}
-		cookie := rec.Result().Cookies()[0]
-		metered.reads.Store(0)
-		metered.writes.Store(0)
-		metered.wcuTenths.Store(0)
+		metered.reset()
 		for i := 0; i < writeRequests; i++ {
 			r := httptest.NewRequest("GET", "/", nil)
 			r.AddCookie(cookie)
