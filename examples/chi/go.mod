@@ -4,8 +4,7 @@ go 1.25.0
 
 require (
 	github.com/dynamostore/dynamostore v0.0.0
-	github.com/go-chi/chi/v5 v5.2.3
-	github.com/gorilla/sessions v1.4.0
+	github.com/go-chi/chi/v5 v5.5.0
 	github.com/stretchr/testify v1.12.1
 )
 
@@ -22,6 +21,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sts v1.51.8 // indirect
 	github.com/aws/smithy-go v1.28.8 // indirect
 	github.com/gorilla/securecookie v1.1.2 // indirect
+	github.com/gorilla/sessions v1.4.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
 
