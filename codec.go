@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"sync"
+	"time"
 )
 
 // Codec serializes session values to bytes and back. The Store authenticates (and, with a
@@ -21,12 +23,24 @@ type Codec interface {
 	Decode(data []byte) (map[any]any, error)
 }
 
-// GobCodec keeps the Go types of keys and values, like gorilla's stores. Sessions whose keys
-// are strings and whose values are strings, bools, integers, floats, byte slices or
-// time.Time values (almost all of them) use a compact binary form that is several times
-// faster to decode than gob; any other session is encoded with encoding/gob, whose types
-// must be registered with gob.Register (Save returns the codec error otherwise). Entries are
-// written in a sorted order so that unchanged values always give the same bytes.
+// GobCodec keeps the Go types of keys and values, like gorilla's stores. It takes, in any
+// combination and next to values of any other type that gob encodes, keys that are strings,
+// bools, integers or floats, and values that are strings, bools, integers, floats, byte slices
+// or time.Time values. Each comes back with its type and value: a time with its instant and
+// zone offset but no monotonic clock reading (as time.Time.MarshalBinary keeps it), a nil byte
+// slice as an empty one.
+//
+// Sessions whose keys are strings and whose values are all of those types (almost all of them)
+// use a compact binary form that is several times faster to decode than gob; any other session
+// is encoded with encoding/gob, so the types of its other values must be registered with
+// gob.Register (Save returns the codec error otherwise). Entries are written in a sorted order
+// so that unchanged values always give the same bytes.
+//
+// gob knows all of those types by itself but time.Time, which GobCodec registers with gob
+// under gob's own name for it, as gob.Register(time.Time{}) does: an application that
+// registers it too, before or after, gets no panic and the same bytes. GobCodec does so when it
+// first uses gob, after every package's init, so that an application that registered time.Time
+// under a name of its own (gob.RegisterName) keeps that name.
 type GobCodec struct{}
 
 // The first byte of GobCodec's output says which form follows.
@@ -40,11 +54,26 @@ type gobEntry struct {
 	Value any
 }
 
+// registerGobTypes registers with gob the one type that the compact form takes and gob does
+// not know by itself (gob registers its basic types: bools, integers, floats, strings, byte
+// slices), so that a session mixing a time with a value or key outside the compact form is
+// encoded and decoded; before it, gob refused such a session ("type not registered for
+// interface: time.Time"). The name is gob's default, so the application's own
+// gob.Register(time.Time{}) is a no-op. It runs on first use, not in init, which would come
+// before the application's init: if the application registered time.Time under a name of its
+// own, gob.Register panics at the second name (having undone it), and gob goes on using the
+// application's name.
+var registerGobTypes = sync.OnceFunc(func() {
+	defer func() { _ = recover() }()
+	gob.Register(time.Time{})
+})
+
 // Encode implements Codec.
 func (GobCodec) Encode(values map[any]any) ([]byte, error) {
 	if out, ok := encodeCompact(values); ok {
 		return out, nil
 	}
+	registerGobTypes()
 	entries := make([]gobEntry, 0, len(values))
 	for k, v := range values {
 		entries = append(entries, gobEntry{k, v})
@@ -69,6 +98,7 @@ func (GobCodec) Decode(data []byte) (map[any]any, error) {
 	default:
 		return nil, fmt.Errorf("gob: unknown session data form %d", data[0])
 	}
+	registerGobTypes()
 	var entries []gobEntry
 	if err := gob.NewDecoder(bytes.NewReader(data[1:])).Decode(&entries); err != nil {
 		return nil, err
@@ -77,6 +107,9 @@ func (GobCodec) Decode(data []byte) (map[any]any, error) {
 	for _, e := range entries {
 		if e.Key == nil || !reflect.TypeOf(e.Key).Comparable() {
 			return nil, fmt.Errorf("gob: session key of type %T is not comparable", e.Key)
+		}
+		if b, ok := e.Value.([]byte); ok && b == nil {
+			e.Value = []byte{} // gob gives back nil for an empty []byte; the compact form does not
 		}
 		values[e.Key] = e.Value
 	}

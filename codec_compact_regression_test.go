@@ -1,9 +1,13 @@
 package dynamostore_test
 
 import (
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gorilla/sessions"
 
 	"github.com/dynamostore/dynamostore"
 )
@@ -61,5 +65,79 @@ func TestCompactBytesAreNotHeldTwice(t *testing.T) {
 	runtime.KeepAlive(values)
 	if held > 5<<20 {
 		t.Errorf("a decoded session with a 4 MiB []byte holds %d KiB", held>>10)
+	}
+}
+
+// A session that saved yesterday must not fail today because an unrelated value was added. The
+// compact form takes times, so {"since": time} encoded; adding a []string (or an int key) sent
+// the whole session through gob, which refused the time.Time ("gob: type not registered for
+// interface: time.Time"), and Save returned a *CodecError.
+func TestGobCodecTakesATimeNextToAValueOutsideTheCompactForm(t *testing.T) {
+	since := time.Date(2026, 11, 21, 12, 30, 0, 123456789, time.FixedZone("CET", 3600))
+	codec := dynamostore.GobCodec{}
+	for name, values := range map[string]map[any]any{
+		"a slice value": {"since": since, "cart": []string{"tea"}},
+		"an int key":    {"since": since, 7: "seven"},
+		"time.Now":      {"since": time.Now(), "cart": []string{"tea"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			data, err := codec.Encode(values)
+			if err != nil {
+				t.Fatalf("Encode: %v", err)
+			}
+			back, err := codec.Decode(data)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if len(back) != len(values) {
+				t.Fatalf("decoded %d values, want %d", len(back), len(values))
+			}
+			for k, v := range values {
+				got, ok := back[k]
+				if !ok {
+					t.Fatalf("key %#v (%T) is lost", k, k)
+				}
+				if want, ok := v.(time.Time); ok {
+					// What the compact form gives back: the instant and zone offset, with no
+					// monotonic clock reading.
+					want = compactRoundTrip(t, want)
+					got, ok := got.(time.Time)
+					if !ok || !got.Equal(want) || got.String() != want.String() {
+						t.Errorf("%v: got %#v, want the time %v", k, back[k], want)
+					}
+					continue
+				}
+				if !reflect.DeepEqual(got, v) {
+					t.Errorf("%v: got %#v (%T), want %#v (%T)", k, got, got, v, v)
+				}
+			}
+		})
+	}
+}
+
+// The same through the Store, as the user met it: Save returned a *CodecError the day a cart
+// joined the time saved the day before, and the stored session could no longer change.
+func TestSaveTakesATimeNextToAValueOutsideTheCompactForm(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b := newBrowser()
+	since := time.Now()
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["since"] = since; return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["cart"] = []string{"tea"}; return true })
+	if err != nil {
+		t.Fatalf("Save with a cart next to the time: %v", err)
+	}
+	s, err := b.load(t, f.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := s.Values["since"].(time.Time); !ok || !got.Equal(since) {
+		t.Errorf("since = %#v, want %v", s.Values["since"], since)
+	}
+	if got := s.Values["cart"]; !reflect.DeepEqual(got, []string{"tea"}) {
+		t.Errorf("cart = %#v", got)
 	}
 }

@@ -66,7 +66,7 @@ func (s *Store) confirm(ctx context.Context, op, key string, sent map[string]typ
 		return nil
 	case item == nil && prevToken == 0 && op == "PutItem":
 		return s.logged(opErr) // nothing there: the create did not happen
-	case item == nil:
+	case item == nil, item[attrMoved] != nil: // deleted, or moved to a new ID
 		return errors.Join(ErrSessionGone, s.logged(opErr))
 	}
 	if st, _, err := s.parseItem(key, item); err == nil && st.token == prevToken && prevToken != 0 {

@@ -284,11 +284,11 @@ func TestRegenerateRacingSaveLeavesOneLiveID(t *testing.T) {
 		if saveErr != nil {
 			require.ErrorIs(t, saveErr, dynamostore.ErrSessionGone)
 		}
-		_, oldLive := f.itemByKey(t, oldKey)
-		_, newLive := f.itemByKey(t, f.keyOf(regen.ID))
+		oldLive := f.holdsData(t, oldKey)
+		newLive := f.holdsData(t, f.keyOf(regen.ID))
 		require.False(t, oldLive, "round %d: the old ID is still live", round)
 		require.True(t, newLive, "round %d: the new ID is not live", round)
 		require.NoError(t, f.store.Delete(b.request(context.Background()), httptest.NewRecorder(), regen))
 	}
-	assert.Empty(t, f.items())
+	assert.Empty(t, f.liveItems())
 }

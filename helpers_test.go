@@ -216,3 +216,25 @@ func (f *fixture) items() []map[string]types.AttributeValue {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// liveItems returns the items of the table that hold data: every item but the tombstones
+// that Regenerate leaves under a moved session's old key (for TTL to remove).
+func (f *fixture) liveItems() []map[string]types.AttributeValue {
+	f.t.Helper()
+	var out []map[string]types.AttributeValue
+	for _, it := range f.items() {
+		if _, ok := it["data"]; ok {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// holdsData reports whether the table has an item under key that holds data (not a
+// tombstone).
+func (f *fixture) holdsData(t *testing.T, key string) bool {
+	t.Helper()
+	item, ok := f.itemByKey(t, key)
+	_, data := item["data"]
+	return ok && data
+}

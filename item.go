@@ -22,6 +22,7 @@ const (
 	attrExpires = "expires" // N: epoch seconds; enable DynamoDB TTL on it
 	attrWritten = "written" // N: written by earlier versions; removed by the next update (the sealed metadata has it)
 	attrVersion = "version" // N: present with optimistic locking
+	attrMoved   = "moved"   // N: the session moved to a new ID (Regenerate): this item is a tombstone
 )
 
 // idBytes is the number of random bytes in a session ID (256 bits).
@@ -258,9 +259,10 @@ func (s *sealer) open(key string, env []byte) (opened, error) {
 // sessionMeta is what the store keeps about a session besides its values, sealed with them
 // at the start of a version 2 payload:
 //
-//	created(8) written(8) kind(1) [authTime(8) handle(16) user(16)]
+//	created(8) written(8) kind(1) [authTime(8) handle(16) user(16) listedUntil(8)]
 //
-// The bound part is there for a session that Login bound to a user (users.go).
+// The bound part is there for a session that Login bound to a user (users.go); items of
+// kind 1 (metaBoundV1) have no listedUntil.
 type sessionMeta struct {
 	created  int64 // epoch seconds: the session's creation, or the Login that bound it
 	written  int64 // epoch seconds of this write
@@ -268,13 +270,18 @@ type sessionMeta struct {
 	authTime int64              // epoch seconds of the last Login
 	handle   [handleBytes]byte  // the session's public handle
 	user     [userKeyBytes]byte // keyed hash of the user ID: names the user's item
+	// listedUntil is the absolute deadline the last Login gave the session, which the user's
+	// item was made to outlive (its expiry only moves later): the session never lives past
+	// it, even if WithAbsoluteTimeout is raised later. Zero when unknown (kind 1).
+	listedUntil int64
 }
 
 const (
 	metaAnonymous   = 0
-	metaBound       = 1
+	metaBoundV1     = 1 // without listedUntil
+	metaBound       = 2
 	metaBaseLength  = 8 + 8 + 1
-	metaBoundLength = metaBaseLength + 8 + handleBytes + userKeyBytes
+	metaBoundLength = metaBaseLength + 8 + handleBytes + userKeyBytes + 8
 )
 
 func (m *sessionMeta) length() int {
@@ -293,7 +300,8 @@ func (m *sessionMeta) appendTo(b []byte) []byte {
 	b = append(b, metaBound)
 	b = binary.BigEndian.AppendUint64(b, uint64(m.authTime))
 	b = append(b, m.handle[:]...)
-	return append(b, m.user[:]...)
+	b = append(b, m.user[:]...)
+	return binary.BigEndian.AppendUint64(b, uint64(m.listedUntil))
 }
 
 // parseMeta splits a version 2 payload into the metadata and the codec's bytes.
@@ -307,15 +315,22 @@ func parseMeta(payload []byte) (sessionMeta, []byte, error) {
 	switch payload[16] {
 	case metaAnonymous:
 		return m, payload[metaBaseLength:], nil
-	case metaBound:
-		if len(payload) < metaBoundLength {
+	case metaBound, metaBoundV1:
+		n := metaBoundLength
+		if payload[16] == metaBoundV1 {
+			n -= 8
+		}
+		if len(payload) < n {
 			return m, nil, errEnvelope
 		}
 		m.bound = true
 		m.authTime = int64(binary.BigEndian.Uint64(payload[metaBaseLength:]))
 		copy(m.handle[:], payload[metaBaseLength+8:])
 		copy(m.user[:], payload[metaBaseLength+8+handleBytes:])
-		return m, payload[metaBoundLength:], nil
+		if payload[16] == metaBound {
+			m.listedUntil = int64(binary.BigEndian.Uint64(payload[metaBaseLength+8+handleBytes+userKeyBytes:]))
+		}
+		return m, payload[n:], nil
 	}
 	return m, nil, errEnvelope
 }

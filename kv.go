@@ -30,7 +30,9 @@ const attrDeleted = "deleted"
 //   - Expiry is checked on every read and set as the TTL attribute.
 //   - A deleted key stays deleted: Delete leaves a marker until the Store's Lifetime has
 //     passed, and Set never writes over it (ErrSessionGone), so a session destroyed by one
-//     request is never brought back by a slow write of another.
+//     request is never brought back by a slow write of another, even while key pairs rotate
+//     and servers hold different ones. Remove deletes without a marker, for values that are
+//     not sessions.
 //   - Every write is safe to retry: Set and Delete give the same item when applied twice.
 //
 // Obtain one with Store.KV. It is safe for concurrent use. Its values share the Store's
@@ -56,7 +58,8 @@ func (kv *KV) itemKey(i int, key string) string {
 // Get returns the value stored under key. found is false, with a nil error, when there is
 // none: never set, deleted, or expired. A value that fails authentication gives
 // ErrInvalidItem; a DynamoDB failure an *OpError. While key pairs rotate, a key written
-// under an older hash key is still found (one GetItem per key pair until it is).
+// under an older hash key is still found, and a key deleted under any of them stays
+// deleted: Get then reads the key's item under every key pair (one GetItem each).
 func (kv *KV) Get(ctx context.Context, key string) (value []byte, found bool, err error) {
 	for i := range kv.s.sealer.keys {
 		itemKey := kv.itemKey(i, key)
@@ -72,33 +75,47 @@ func (kv *KV) Get(ctx context.Context, key string) (value []byte, found bool, er
 			continue
 		}
 		if _, deleted := out.Item[attrDeleted]; deleted {
+			// A server whose first key pair is this one deleted the key: it stays deleted,
+			// whatever a server with other key pairs wrote under its own.
 			return nil, false, nil
 		}
-		data, ok := out.Item[attrData].(*types.AttributeValueMemberB)
-		if !ok {
-			return nil, false, fmt.Errorf("%w: attribute %q is missing or not binary", ErrInvalidItem, attrData)
+		if found {
+			continue // only looking for a deletion marker now
 		}
-		env, err := kv.s.sealer.open(itemKey, data.Value)
-		if err != nil {
-			kv.s.opts.Logger.Warn("dynamostore: rejected stored value", "table", kv.s.opts.TableName, "reason", err)
-			return nil, false, fmt.Errorf("%w: %v", ErrInvalidItem, err)
+		if value, found, err = kv.open(itemKey, out.Item); err != nil {
+			return nil, false, err
 		}
-		if env.expires != 0 && env.expires <= kv.s.opts.Clock().Unix() {
-			return nil, false, nil
-		}
-		value, err := inflate(env.flags, env.payload)
-		if err != nil {
-			kv.s.opts.Logger.Warn("dynamostore: rejected stored value", "table", kv.s.opts.TableName, "reason", err)
-			return nil, false, fmt.Errorf("%w: %v", ErrInvalidItem, err)
-		}
-		return value, true, nil
 	}
-	return nil, false, nil
+	return value, found, nil
+}
+
+// open authenticates a stored value and checks its expiry.
+func (kv *KV) open(itemKey string, item map[string]types.AttributeValue) ([]byte, bool, error) {
+	data, ok := item[attrData].(*types.AttributeValueMemberB)
+	if !ok {
+		return nil, false, fmt.Errorf("%w: attribute %q is missing or not binary", ErrInvalidItem, attrData)
+	}
+	env, err := kv.s.sealer.open(itemKey, data.Value)
+	if err != nil {
+		kv.s.opts.Logger.Warn("dynamostore: rejected stored value", "table", kv.s.opts.TableName, "reason", err)
+		return nil, false, fmt.Errorf("%w: %v", ErrInvalidItem, err)
+	}
+	if env.expires != 0 && env.expires <= kv.s.opts.Clock().Unix() {
+		return nil, false, nil
+	}
+	value, err := inflate(env.flags, env.payload)
+	if err != nil {
+		kv.s.opts.Logger.Warn("dynamostore: rejected stored value", "table", kv.s.opts.TableName, "reason", err)
+		return nil, false, fmt.Errorf("%w: %v", ErrInvalidItem, err)
+	}
+	return value, true, nil
 }
 
 // Set stores value under key until expires; a zero expires never expires (no TTL). It
-// returns ErrSessionGone, and writes nothing, if key was deleted; a *SizeError if the sealed
-// value is over the Store's MaxLength; an *OpError if DynamoDB fails.
+// returns ErrSessionGone, and writes nothing, if key was deleted (under any of the Store's
+// key pairs, while they rotate: then Set first reads the key's item under each older key
+// pair); a *SizeError if the sealed value is over the Store's MaxLength; an *OpError if
+// DynamoDB fails. Applying it twice (an SDK retry) gives the same item.
 func (kv *KV) Set(ctx context.Context, key string, value []byte, expires time.Time) error {
 	var exp int64
 	if !expires.IsZero() {
@@ -113,6 +130,23 @@ func (kv *KV) Set(ctx context.Context, key string, value []byte, expires time.Ti
 	}
 	if size := kv.s.sealer.sealedLength(len(body.data)); size > kv.s.opts.MaxLength {
 		return &SizeError{Size: size, Limit: kv.s.opts.MaxLength}
+	}
+	// A server whose first key pair is an older one of ours marks a deletion only there: the
+	// write below cannot be conditioned on another item, so look first. A deletion marked
+	// after this look and before the write leaves a value that Get never returns (Get reads
+	// the markers under every key pair).
+	for i := 1; i < len(kv.s.sealer.keys); i++ {
+		out, err := kv.s.client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:      &kv.s.opts.TableName,
+			Key:            kv.s.keyAttr(kv.itemKey(i, key)),
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return kv.s.opError("GetItem", err)
+		}
+		if _, deleted := out.Item[attrDeleted]; deleted {
+			return ErrSessionGone
+		}
 	}
 	itemKey := kv.itemKey(0, key)
 	env, _, err := kv.s.sealer.seal(itemKey, exp, body.flags, body.data)
@@ -142,28 +176,40 @@ func (kv *KV) Set(ctx context.Context, key string, value []byte, expires time.Ti
 	return kv.s.opError("PutItem", err)
 }
 
-// Delete deletes key, and keeps it deleted for the Store's Lifetime (see Set). Deleting a
-// key that does not exist is not an error.
+// Delete deletes key, and keeps it deleted for the Store's Lifetime (see Set): it leaves a
+// marker under every key pair of the Store, so that a server whose key pairs overlap with
+// these, during a rotation, neither stores nor finds the key again. Deleting a key that does
+// not exist is not an error.
 func (kv *KV) Delete(ctx context.Context, key string) error {
 	until := kv.s.opts.Clock().Add(kv.s.opts.Lifetime).Unix()
 	for i := range kv.s.sealer.keys {
-		itemKey := kv.itemKey(i, key)
-		op, err := "DeleteItem", error(nil)
-		if i == 0 {
-			op = "PutItem"
-			_, err = kv.s.client.PutItem(ctx, &dynamodb.PutItemInput{
-				TableName: &kv.s.opts.TableName,
-				Item: map[string]types.AttributeValue{
-					kv.s.opts.PartitionKey: &types.AttributeValueMemberS{Value: itemKey},
-					attrDeleted:            &types.AttributeValueMemberBOOL{Value: true},
-					attrExpires:            &types.AttributeValueMemberN{Value: strconv.FormatInt(until, 10)},
-				},
-			})
-		} else { // an older key pair's item, if any
-			_, err = kv.s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &kv.s.opts.TableName, Key: kv.s.keyAttr(itemKey)})
-		}
+		_, err := kv.s.client.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: &kv.s.opts.TableName,
+			Item: map[string]types.AttributeValue{
+				kv.s.opts.PartitionKey: &types.AttributeValueMemberS{Value: kv.itemKey(i, key)},
+				attrDeleted:            &types.AttributeValueMemberBOOL{Value: true},
+				attrExpires:            &types.AttributeValueMemberN{Value: strconv.FormatInt(until, 10)},
+			},
+		})
 		if err != nil {
-			return kv.s.opError(op, err)
+			return kv.s.opError("PutItem", err)
+		}
+	}
+	return nil
+}
+
+// Remove deletes key and leaves no marker: a later Set stores it again. It is for keys that
+// are not sessions, such as a cache's, where a Set after a Remove must store the value.
+// Removing a key that does not exist is not an error; a marker that Delete left is removed
+// too.
+func (kv *KV) Remove(ctx context.Context, key string) error {
+	for i := range kv.s.sealer.keys {
+		_, err := kv.s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: &kv.s.opts.TableName,
+			Key:       kv.s.keyAttr(kv.itemKey(i, key)),
+		})
+		if err != nil {
+			return kv.s.opError("DeleteItem", err)
 		}
 	}
 	return nil

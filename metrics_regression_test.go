@@ -18,8 +18,9 @@ import (
 	"github.com/dynamostore/dynamostore"
 )
 
-// A Login on a copy of a session that was revoked meanwhile is one Login (it starts a new
-// session, users.go's recursion into Login): it must be counted once, with one duration.
+// A Login on a copy of a session that was revoked meanwhile is one Login, counted once with
+// one duration. (It once started a new session by calling itself, counted twice; it now
+// returns ErrSessionGone, as a Regenerate of a revoked session does.)
 func TestLoginAfterRevocationIsCountedOnce(t *testing.T) {
 	rec := newRecorder()
 	f := newFixture(t, dynamostore.WithMeterProvider(rec))
@@ -28,11 +29,13 @@ func TestLoginAfterRevocationIsCountedOnce(t *testing.T) {
 	h := b.login(t, f.store, "ada") // login #1
 	stale := b.current(t, f.store)
 	require.NoError(t, f.store.RevokeSession(ctx, "ada", h))
-	require.NoError(t, f.store.Login(b.request(ctx), httptest.NewRecorder(), stale, "ada")) // login #2
+	err := f.store.Login(b.request(ctx), httptest.NewRecorder(), stale, "ada") // login #2
+	require.ErrorIs(t, err, dynamostore.ErrSessionGone, "a re-authentication of a revoked session")
+	b.login(t, f.store, "ada") // login #3, on a new session
 	logins := rec.sum(dynamostore.MetricSaves + "{operation=login,outcome=written}")
 	durations := rec.count(dynamostore.MetricDuration + "{operation=login}")
-	assert.Equal(t, 2.0, logins, "two Login calls, counted as %v", logins)
-	assert.Equal(t, 2, durations, "two Login calls, %d login durations recorded", durations)
+	assert.Equal(t, 2.0, logins, "two Login calls wrote, counted as %v", logins)
+	assert.Equal(t, 3, durations, "three Login calls, %d login durations recorded", durations)
 }
 
 // failingSTS refuses every AssumeRole.

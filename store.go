@@ -53,16 +53,26 @@ type expressions struct {
 	updateCond            *string // the item exists and has not expired
 	updateCondUnversioned *string // ... and has no version yet (optimistic locking turned on later)
 	updateCondVersion     *string // ... and has the loaded version
+	claimNames            map[string]string
+	claimSet              *string // turns a moved session's old item into a tombstone
+	claimCond             *string // the old item is still the live session, and unclaimed
 }
 
 func newExpressions(o *Options) expressions {
 	e := expressions{
 		createNames: map[string]string{"#k": o.PartitionKey},
 		createCond:  aws.String("attribute_not_exists(#k)"),
-		updateNames: map[string]string{"#k": o.PartitionKey, "#d": attrData, "#e": attrExpires, "#w": attrWritten},
+		updateNames: map[string]string{"#k": o.PartitionKey, "#d": attrData, "#e": attrExpires, "#w": attrWritten, "#m": attrMoved},
 		// REMOVE tidies items of earlier versions, which kept the last write's time in clear.
-		updateSet:  aws.String("SET #d = :d, #e = :e REMOVE #w"),
-		updateCond: aws.String("attribute_exists(#k) AND #e > :now"),
+		updateSet: aws.String("SET #d = :d, #e = :e REMOVE #w"),
+		// A moved session's tombstone is marked, so that no server, whatever its clock, writes
+		// the old ID again.
+		updateCond: aws.String("attribute_exists(#k) AND #e > :now AND attribute_not_exists(#m)"),
+		claimNames: map[string]string{"#k": o.PartitionKey, "#d": attrData, "#e": attrExpires, "#m": attrMoved},
+		// The tombstone keeps the session's expiry: TTL removes it when the session would have
+		// ended, and not before a retried claim can find its own mark.
+		claimSet:  aws.String("SET #m = :m REMOVE #d"),
+		claimCond: aws.String("attribute_exists(#k) AND #e > :now AND attribute_not_exists(#m)"),
 	}
 	if o.OptimisticLocking {
 		e.updateNames["#v"] = attrVersion
@@ -200,12 +210,19 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 	return err
 }
 
-// Regenerate gives the session a new ID, keeps its values, writes it under the new ID, deletes
+// Regenerate gives the session a new ID, keeps its values, writes it under the new ID, ends
 // the item under the old ID, and sets the new cookie. Call it at login and at every change of
 // privilege, so that an ID planted or seen before the login is worthless (session fixation).
-// If deleting the old item fails, the new session is live and the *OpError is returned.
+//
+// It succeeds only if the session it moves still exists, unexpired and not revoked, when its
+// old item is ended: a session that another request logged out (or that another Regenerate
+// moved first) returns ErrSessionGone, as Save does, and is not brought back. On any error
+// the new item is deleted again, no cookie is set, and the session keeps its old ID (which
+// may no longer load, if the error matches ErrOutcomeUnknown). After Delete in the same
+// request, it starts a new session with a cookie that lasts (Delete's MaxAge -1 is undone).
 func (s *Store) Regenerate(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
 	start := time.Now()
+	s.reviveCookie(sess)
 	wrote, err := s.save(r.Context(), w, sess, true)
 	s.metrics.saved(r.Context(), start, "regenerate", wrote, err)
 	return err
@@ -304,7 +321,7 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 		}
 		if stored { // Regenerate: the old ID must stop working, or nothing changes.
 			if err := s.move(ctx, st, &next, nil); err != nil {
-				return true, s.failedMove(w, sess, &next, err)
+				return false, err
 			}
 		}
 		s.tracked.set(sess, &next)
@@ -313,9 +330,10 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 	return true, s.setCookie(w, sess)
 }
 
-// failedMove returns the error of a failed move. move has rolled back, except when the old
-// item's delete has an unknown outcome: the old item may be gone, so the session moves to the
-// new item (its cookie is set) and the error says the old one may remain.
+// failedMove returns the error of a Login whose deletion of the session's previous item
+// failed. The new session has been rolled back, except when that deletion has an unknown
+// outcome: the old item may be gone, so the session moves to the new item (its cookie is set)
+// and the error says the old one may remain.
 func (s *Store) failedMove(w http.ResponseWriter, sess *sessions.Session, next *sessionState, err error) error {
 	if errors.Is(err, ErrOutcomeUnknown) {
 		s.tracked.set(sess, next)
@@ -323,6 +341,16 @@ func (s *Store) failedMove(w http.ResponseWriter, sess *sessions.Session, next *
 		_ = s.setCookie(w, sess)
 	}
 	return err
+}
+
+// reviveCookie undoes what Delete did to the session's cookie options (MaxAge -1), so that a
+// Login or Regenerate after a Delete in the same request sets a cookie the browser keeps.
+func (s *Store) reviveCookie(sess *sessions.Session) {
+	if sess.Options != nil && sess.Options.MaxAge < 0 {
+		opts := *sess.Options
+		opts.MaxAge = s.opts.Cookie.MaxAge
+		sess.Options = &opts
+	}
 }
 
 // encode serializes values and checks the size of the item it will make.
@@ -342,32 +370,97 @@ func (s *Store) encode(values map[any]any, meta *sessionMeta) (raw []byte, body 
 	return raw, body, nil
 }
 
-// move finishes a Regenerate (or a Login that keeps the session's user): next is written
-// under its new ID; the old item is deleted. A bound session's entry in its user's item gets
-// the new key first, so that a revocation always finds every live item of the session. If a
-// step fails, the new item is deleted again and the session stays as it was.
+// move finishes a Regenerate (or a re-authentication): next has been written under its new
+// ID; the old item is then claimed, which ends it. A bound session's entry in its user's item
+// gets the new key first, so that a revocation always finds every live item of the session.
+//
+// The claim is conditional: the old item must still exist, unexpired and unclaimed, so a
+// session that was logged out, revoked, timed out or moved by a concurrent Regenerate is not
+// brought back, and of concurrent moves of one session at most one wins. If a step fails,
+// the new item is deleted (and unlisted) again and the caller's session stays as it was.
 func (s *Store) move(ctx context.Context, prev, next *sessionState, entry []byte) error {
 	oldKey, newKey := itemKey(s.opts.KeyPrefix, prev.id), itemKey(s.opts.KeyPrefix, next.id)
 	if next.meta.bound {
 		if err := s.rekey(ctx, &next.meta, oldKey, newKey, entry); err != nil {
-			_ = s.deleteItem(ctx, next.id)
+			s.rollBack(ctx, next)
 			return err
 		}
 	}
-	if err := s.deleteItem(ctx, prev.id); err != nil {
-		if errors.Is(err, ErrOutcomeUnknown) {
-			return err // the old item may be gone: keep the new one (see failedMove)
+	if err := s.claim(ctx, prev, next); err != nil {
+		s.rollBack(ctx, next)
+		if next.meta.bound {
+			s.unlistKey(ctx, &next.meta, newKey)
 		}
-		// Roll back, so the caller's session and cookie stay exactly as they were. If this
-		// delete fails too, the new item is unreachable (no cookie carries its ID) and TTL
-		// removes it.
-		_ = s.deleteItem(ctx, next.id)
 		return err
 	}
 	if next.meta.bound {
 		s.unlistKey(ctx, &next.meta, oldKey)
 	}
 	return nil
+}
+
+// rollBack deletes a new item that no cookie will carry. If that fails, the item is
+// unreachable anyway and TTL removes it.
+func (s *Store) rollBack(ctx context.Context, next *sessionState) {
+	if err := s.deleteItem(ctx, next.id); err != nil {
+		s.opts.Logger.Warn("dynamostore: could not delete a new item after a failed move", "table", s.opts.TableName, "error", err)
+	}
+}
+
+// claim ends the old item of a moving session by turning it into a tombstone marked with
+// the new item's write token, on condition that it is still the live, unclaimed session. The
+// mark makes the claim retry-safe: a retried claim finds its own mark.
+func (s *Store) claim(ctx context.Context, prev, next *sessionState) error {
+	key := itemKey(s.opts.KeyPrefix, prev.id)
+	mark := &types.AttributeValueMemberN{Value: strconv.FormatUint(next.token, 10)}
+	var tries attempts
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &s.opts.TableName,
+		Key:                      s.keyAttr(key),
+		UpdateExpression:         s.exprs.claimSet,
+		ConditionExpression:      s.exprs.claimCond,
+		ExpressionAttributeNames: s.exprs.claimNames,
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":m":   mark,
+			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(next.written, 10)},
+		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}, tries.option)
+	var failed *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &failed):
+		if claimedBy(failed.Item, mark) {
+			s.ownWrite("UpdateItem")
+			return nil
+		}
+		return ErrSessionGone // logged out, revoked, expired, or moved by another request
+	}
+	opErr := &OpError{Op: "UpdateItem", Table: s.opts.TableName, Err: err}
+	if definite(err, tries.n.Load()) {
+		return s.logged(opErr)
+	}
+	item, rerr := s.reread(ctx, key)
+	switch {
+	case rerr != nil:
+		opErr.OutcomeUnknown = true
+		return s.logged(opErr)
+	case claimedBy(item, mark):
+		s.opts.Logger.Info("dynamostore: write confirmed after an error", "op", "UpdateItem", "table", s.opts.TableName, "error", err)
+		return nil
+	case item == nil, item[attrMoved] != nil:
+		// Gone, or another move's: the session has ended either way once the new item is
+		// rolled back (if this claim applied, a logout removed its tombstone since).
+		return errors.Join(ErrSessionGone, s.logged(opErr))
+	}
+	return s.logged(opErr) // the old item is as it was: the claim did not happen
+}
+
+// claimedBy reports whether item is the tombstone a claim with mark left.
+func claimedBy(item map[string]types.AttributeValue, mark *types.AttributeValueMemberN) bool {
+	m, ok := item[attrMoved].(*types.AttributeValueMemberN)
+	return ok && m.Value == mark.Value
 }
 
 // expiry is when a session written now ends: its lifetime after this write, but never after
@@ -379,11 +472,14 @@ func (s *Store) expiry(now time.Time, lifetime time.Duration, m *sessionMeta) in
 // deadline is the end of a session's absolute timeout: AbsoluteTimeout after its Login, or
 // after its creation for an anonymous session.
 func (s *Store) deadline(m *sessionMeta) int64 {
-	start := m.created
-	if m.bound {
-		start = m.authTime
+	if !m.bound {
+		return m.created + int64(s.opts.AbsoluteTimeout/time.Second)
 	}
-	return start + int64(s.opts.AbsoluteTimeout/time.Second)
+	d := m.authTime + int64(s.opts.AbsoluteTimeout/time.Second)
+	if m.listedUntil != 0 {
+		d = min(d, m.listedUntil) // the user's item is not made to outlive a later deadline
+	}
+	return d
 }
 
 // lifetime is how long the server keeps a session after a write.
@@ -505,8 +601,8 @@ func (s *Store) load(ctx context.Context, id string) (*loadResult, error) {
 	if err != nil {
 		return nil, s.opError("GetItem", err)
 	}
-	if out.Item == nil {
-		return nil, nil
+	if out.Item == nil || out.Item[attrMoved] != nil {
+		return nil, nil // none, or the tombstone of a session that moved to a new ID
 	}
 	st, body, err := s.parseItem(key, out.Item)
 	if err != nil {
@@ -676,7 +772,7 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body seale
 	case sameWrite(failed.Item, item):
 		s.ownWrite("UpdateItem")
 		return nil
-	case failed.Item == nil:
+	case failed.Item == nil, failed.Item[attrMoved] != nil: // deleted, or moved to a new ID
 		return ErrSessionGone
 	}
 	// Tell an expired session from a concurrent write.

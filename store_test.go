@@ -627,9 +627,12 @@ func TestRegenerate(t *testing.T) {
 
 	assert.NotEqual(t, old.ID, s.ID, "a new ID")
 	assert.NotEqual(t, before.Value, b.cookies[cookieName].Value)
-	items := f.items()
-	require.Len(t, items, 1, "the old item is deleted")
+	items := f.liveItems()
+	require.Len(t, items, 1, "the old item is ended")
 	assert.Equal(t, f.keyOf(s.ID), items[0]["id"].(*types.AttributeValueMemberS).Value)
+	tomb, ok := f.itemByKey(t, f.keyOf(old.ID))
+	require.True(t, ok, "the old key holds a tombstone until TTL removes it")
+	assert.NotContains(t, tomb, "data", "the tombstone keeps none of the session's data")
 
 	now, err := b.load(t, f.store)
 	require.NoError(t, err)
@@ -648,7 +651,7 @@ func TestRegenerate(t *testing.T) {
 		return false
 	})
 	require.NoError(t, err)
-	assert.Len(t, f.items(), 2)
+	assert.Len(t, f.liveItems(), 2)
 }
 
 func TestDelete(t *testing.T) {
@@ -930,10 +933,10 @@ func (f *fixture) itemByKey(t *testing.T, key string) (map[string]types.Attribut
 	return out.Item, out.Item != nil
 }
 
-// Regenerate whose DeleteItem of the old item fails: it rolls back. The *OpError says why, no
-// cookie is set, the session keeps its ID and values, and the new item is deleted again, so
-// the table holds exactly what it held before.
-func TestRegenerateWithFailedDeleteRollsBack(t *testing.T) {
+// Regenerate whose claim of the old item (an UpdateItem) fails: it rolls back. The *OpError
+// says why, no cookie is set, the session keeps its ID and values, and the new item is deleted
+// again, so the table holds exactly what it held before.
+func TestRegenerateWithFailedClaimRollsBack(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	b := f.withSession(t)
@@ -941,9 +944,9 @@ func TestRegenerateWithFailedDeleteRollsBack(t *testing.T) {
 	s, err := f.store.Get(r, cookieName)
 	require.NoError(t, err)
 	oldID, oldKey := s.ID, f.keyOf(s.ID)
-	var deletes atomic.Int64
+	var updates atomic.Int64
 	f.client.setFault(func(op string) error {
-		if op == "DeleteItem" && deletes.Add(1) == 1 {
+		if op == "UpdateItem" && updates.Add(1) == 1 {
 			return &types.InternalServerError{Message: ptr("boom")}
 		}
 		return nil
@@ -953,7 +956,7 @@ func TestRegenerateWithFailedDeleteRollsBack(t *testing.T) {
 	f.client.setFault(nil)
 	var opErr *dynamostore.OpError
 	require.ErrorAs(t, err, &opErr)
-	assert.Equal(t, "DeleteItem", opErr.Op)
+	assert.Equal(t, "UpdateItem", opErr.Op)
 	assert.False(t, opErr.OutcomeUnknown, "the store read the old item back: it is still there")
 	assert.Empty(t, rec.Result().Cookies(), "no cookie for a failed Regenerate")
 	assert.Equal(t, oldID, s.ID, "the session keeps its ID")

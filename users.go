@@ -1,6 +1,7 @@
 package dynamostore
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -88,9 +89,13 @@ type SessionInfo struct {
 // session's handle and creation time and refreshes the authentication time. If the user
 // then has more sessions than WithMaxSessionsPerUser allows, the oldest ones are ended.
 //
+// A re-authentication moves the session as Regenerate does, and succeeds only if the session
+// still exists, unexpired and not revoked: otherwise it returns ErrSessionGone (log the user
+// in on a new session: call Login on a session from a fresh Store.New). After Delete in the
+// same request, Login starts a new session with a cookie that lasts.
+//
 // On an error no cookie is set; the new item, if one was written, is deleted again, and the
-// session keeps its old ID. The errors are those of Save, and ErrSessionGone when the
-// session was revoked while logging in again.
+// session keeps its old ID. The errors are those of Save.
 func (s *Store) Login(r *http.Request, w http.ResponseWriter, sess *sessions.Session, userID string) error {
 	start := time.Now()
 	err := s.login(r, w, sess, userID)
@@ -111,6 +116,7 @@ func (s *Store) login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 		opts := s.opts.Cookie
 		sess.Options = &opts
 	}
+	s.reviveCookie(sess)
 	now := s.opts.Clock()
 	stored := st.current(sess.ID)
 	user := s.sealer.userKey(0, userID)
@@ -126,6 +132,7 @@ func (s *Store) login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 		label = truncateLabel(s.opts.SessionLabel(r))
 	}
 	next := sessionState{written: now.Unix(), version: 1, stored: true, meta: meta}
+	next.meta.listedUntil = s.deadline(&next.meta)
 	next.expires = s.expiry(now, s.lifetime(sess.Options), &next.meta)
 	raw, body, err := s.encode(sess.Values, &next.meta)
 	if err != nil {
@@ -147,26 +154,19 @@ func (s *Store) login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 		return err
 	}
 	if again {
-		err = s.move(ctx, st, &next, entry)
-		if errors.Is(err, ErrSessionGone) {
-			// The session's entry is gone (revoked, or logged out elsewhere): this Login is a
-			// new authentication, so it starts a new session rather than fail.
-			st.meta.bound = false
-			return s.login(r, w, sess, userID)
-		}
-		if err != nil {
-			return s.failedMove(w, sess, &next, err)
+		if err := s.move(ctx, st, &next, entry); err != nil {
+			return err
 		}
 	} else {
 		listing, err := s.list(ctx, &next.meta, itemKey(s.opts.KeyPrefix, next.id), entry)
 		if err != nil {
-			_ = s.deleteItem(ctx, next.id)
+			s.rollBack(ctx, &next)
 			return err
 		}
 		if stored {
 			if err := s.deleteItem(ctx, st.id); err != nil {
 				if !errors.Is(err, ErrOutcomeUnknown) {
-					_ = s.deleteItem(ctx, next.id)
+					s.rollBack(ctx, &next)
 					s.unlistKey(ctx, &next.meta, itemKey(s.opts.KeyPrefix, next.id))
 				}
 				return s.failedMove(w, sess, &next, err)
@@ -356,6 +356,7 @@ type listedSession struct {
 	sealed   []byte
 	keys     []string
 	revoking bool
+	raw      types.AttributeValue // the entry as read: tidying removes it only if it is unchanged
 }
 
 // parseListing reads the sessions map of a user item.
@@ -370,7 +371,7 @@ func parseListing(item map[string]types.AttributeValue) map[string]listedSession
 		if !ok {
 			continue
 		}
-		var l listedSession
+		l := listedSession{raw: v}
 		if b, ok := e.Value[entrySealed].(*types.AttributeValueMemberB); ok {
 			l.sealed = b.Value
 		}
@@ -401,30 +402,56 @@ func (s *Store) readUserItem(ctx context.Context, userItem string) (map[string]l
 // list adds a new entry for a bound session to its user's item, creating the item for the
 // user's first session, and returns the whole listing after the change (for the cap). The
 // UpdateItem sets one map path, so concurrent logins of the user never overwrite each other,
-// and applying it twice (an SDK retry) changes nothing.
+// and applying it twice (an SDK retry) changes nothing. The item's expiry becomes the
+// session's deadline if that is later, and never moves earlier (a server whose clock is
+// behind, or a lowered WithAbsoluteTimeout, would otherwise let TTL remove the item before
+// a session listed in it).
 func (s *Store) list(ctx context.Context, m *sessionMeta, key string, sealed []byte) (map[string]listedSession, error) {
 	userItem, handle := s.userItemKey(m.user), handleString(m)
 	value := &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
 		entrySealed: &types.AttributeValueMemberB{Value: sealed},
 		entryKeys:   &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{key: &types.AttributeValueMemberBOOL{Value: true}}},
 	}}
-	expires := &types.AttributeValueMemberN{Value: strconv.FormatInt(s.deadline(m), 10)}
+	expires := &types.AttributeValueMemberN{Value: strconv.FormatInt(m.listedUntil, 10)}
+	names := map[string]string{"#s": attrSessions, "#h": handle, "#e": attrExpires}
+	values := map[string]types.AttributeValue{":v": value, ":e": expires}
 	var failed *types.ConditionalCheckFailedException
 	for range 3 {
+		// The usual case: this Login's deadline is the latest, so the expiry moves with it.
 		out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 &s.opts.TableName,
-			Key:                       s.keyAttr(userItem),
-			UpdateExpression:          aws.String("SET #s.#h = :v, #e = :e"),
-			ConditionExpression:       aws.String("attribute_exists(#s)"),
-			ExpressionAttributeNames:  map[string]string{"#s": attrSessions, "#h": handle, "#e": attrExpires},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":v": value, ":e": expires},
-			ReturnValues:              types.ReturnValueAllNew,
+			TableName:                           &s.opts.TableName,
+			Key:                                 s.keyAttr(userItem),
+			UpdateExpression:                    aws.String("SET #s.#h = :v, #e = :e"),
+			ConditionExpression:                 aws.String("attribute_exists(#s) AND (attribute_not_exists(#e) OR #e <= :e)"),
+			ExpressionAttributeNames:            names,
+			ExpressionAttributeValues:           values,
+			ReturnValues:                        types.ReturnValueAllNew,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		})
 		if err == nil {
 			return parseListing(out.Attributes), nil
 		}
 		if !errors.As(err, &failed) {
 			return nil, s.opError("UpdateItem", err)
+		}
+		if _, exists := failed.Item[attrSessions]; exists {
+			// The item already lives longer: add the entry and leave the expiry alone.
+			out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName:                 &s.opts.TableName,
+				Key:                       s.keyAttr(userItem),
+				UpdateExpression:          aws.String("SET #s.#h = :v"),
+				ConditionExpression:       aws.String("attribute_exists(#s) AND #e > :e"),
+				ExpressionAttributeNames:  names,
+				ExpressionAttributeValues: values,
+				ReturnValues:              types.ReturnValueAllNew,
+			})
+			if err == nil {
+				return parseListing(out.Attributes), nil
+			}
+			if !errors.As(err, &failed) {
+				return nil, s.opError("UpdateItem", err)
+			}
+			continue
 		}
 		// The user's first session: create the item. If another Login (or an earlier attempt
 		// of this one) created it meanwhile, the update above now succeeds.
@@ -450,39 +477,57 @@ func (s *Store) list(ctx context.Context, m *sessionMeta, key string, sealed []b
 }
 
 // rekey lists newKey for a bound session whose item moves from oldKey (Regenerate, or a
-// re-authentication, which also replaces the sealed entry), on condition that oldKey is still
-// listed and no revocation has started: otherwise the session is gone (ErrSessionGone).
+// re-authentication, which also replaces the sealed entry and moves the session's deadline),
+// on condition that oldKey is still listed and no revocation has started: otherwise the
+// session is gone (ErrSessionGone). With a new entry, the user item's expiry becomes the new
+// deadline in the same call, unless it is later already (it never moves earlier).
 func (s *Store) rekey(ctx context.Context, m *sessionMeta, oldKey, newKey string, sealed []byte) error {
 	names := map[string]string{"#s": attrSessions, "#h": handleString(m), "#k": entryKeys, "#r": entryRevoking, "#old": oldKey, "#new": newKey}
 	values := map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}}
 	set := "SET #s.#h.#k.#new = :t"
+	cond := "attribute_exists(#s.#h.#k.#old) AND attribute_not_exists(#s.#h.#r)"
 	if sealed != nil {
-		names["#e"] = entrySealed
+		names["#e"], names["#x"] = entrySealed, attrExpires
 		values[":e"] = &types.AttributeValueMemberB{Value: sealed}
+		values[":x"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(m.listedUntil, 10)}
 		set += ", #s.#h.#e = :e"
 	}
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           &s.opts.TableName,
-		Key:                                 s.keyAttr(s.userItemKey(m.user)),
-		UpdateExpression:                    &set,
-		ConditionExpression:                 aws.String("attribute_exists(#s.#h.#k.#old) AND attribute_not_exists(#s.#h.#r)"),
-		ExpressionAttributeNames:            names,
-		ExpressionAttributeValues:           values,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	raise := sealed != nil // set the expiry too; false once it proved later already
 	var failed *types.ConditionalCheckFailedException
-	switch {
-	case err == nil:
-		return nil
-	case !errors.As(err, &failed):
-		return s.opError("UpdateItem", err)
+	for range 3 {
+		update, when := set, cond
+		switch {
+		case raise:
+			update += ", #x = :x"
+			when += " AND (attribute_not_exists(#x) OR #x <= :x)"
+		case sealed != nil:
+			when += " AND #x > :x"
+		}
+		_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                           &s.opts.TableName,
+			Key:                                 s.keyAttr(s.userItemKey(m.user)),
+			UpdateExpression:                    &update,
+			ConditionExpression:                 &when,
+			ExpressionAttributeNames:            names,
+			ExpressionAttributeValues:           values,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		switch {
+		case err == nil:
+			return nil
+		case !errors.As(err, &failed):
+			return s.opError("UpdateItem", err)
+		}
+		// A retried attempt whose first one applied passes the same condition again, so a
+		// failure is never this call's own write: either the session is gone, or only the
+		// expiry's part of the condition failed.
+		l := parseListing(failed.Item)[handleString(m)]
+		if l.revoking || !slices.Contains(l.keys, oldKey) || sealed == nil {
+			return ErrSessionGone
+		}
+		raise = !raise
 	}
-	l := parseListing(failed.Item)[handleString(m)]
-	if !l.revoking && slices.Contains(l.keys, newKey) && slices.Contains(l.keys, oldKey) {
-		s.ownWrite("UpdateItem") // an earlier attempt of this call added the key
-		return nil
-	}
-	return ErrSessionGone
+	return s.opError("UpdateItem", errors.New("the user's item kept changing; try again"))
 }
 
 // unlistKey removes an item key from its session's entry once the item is gone (a logout,
@@ -504,7 +549,9 @@ func (s *Store) unlistKey(ctx context.Context, m *sessionMeta, key string) {
 
 // revoke ends the session listed under handle in a user item: it flags the entry (after
 // which no Regenerate can list another key), deletes every listed item, then removes the
-// entry. It reports whether the handle was listed and how many live sessions it ended.
+// entry. It reports whether the handle was listed and how many live sessions it ended. It
+// returns nil only when every listed item is confirmed gone; otherwise the entry stays
+// flagged, and calling it again finishes the job.
 func (s *Store) revoke(ctx context.Context, userItem, handle string) (bool, int, error) {
 	names := map[string]string{"#s": attrSessions, "#h": handle, "#r": entryRevoking}
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -525,6 +572,7 @@ func (s *Store) revoke(ctx context.Context, userItem, handle string) (bool, int,
 	}
 	now := s.opts.Clock().Unix()
 	ended := 0
+	var errs []error
 	for _, key := range parseListing(out.Attributes)[handle].keys {
 		var tries attempts
 		del, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
@@ -533,11 +581,18 @@ func (s *Store) revoke(ctx context.Context, userItem, handle string) (bool, int,
 			ReturnValues: types.ReturnValueAllOld,
 		}, tries.option)
 		if err != nil {
-			return true, ended, s.confirmDelete(ctx, key, tries.n.Load(), err)
+			// Confirmed gone is as good as deleted; anything else keeps the entry flagged.
+			if err := s.confirmDelete(ctx, key, tries.n.Load(), err); err != nil {
+				errs = append(errs, err)
+			}
+			continue
 		}
-		if exp, err := numberAttr(del.Attributes, attrExpires); err == nil && exp > now {
+		if exp, err := numberAttr(del.Attributes, attrExpires); err == nil && exp > now && del.Attributes[attrMoved] == nil {
 			ended++
 		}
+	}
+	if len(errs) > 0 {
+		return true, ended, errors.Join(errs...)
 	}
 	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &s.opts.TableName,
@@ -612,34 +667,83 @@ func (s *Store) liveSessions(ctx context.Context, user [userKeyBytes]byte, userI
 	return infos, nil
 }
 
-// enforceCap ends the user's oldest sessions beyond WithMaxSessionsPerUser, and tidies
-// entries that can hold no live session (no key left, or past their absolute timeout),
-// from the listing that the new session's entry was added to. A failure is logged: the
-// new session is live either way, and the next Login tries again.
+// skewMargin is how long after its end a session is taken as surely over when tidying the
+// user's item: servers' clocks differ by seconds, and one whose clock is behind may still
+// save a session that this one sees as just expired.
+const skewMargin = time.Minute
+
+// Liveness of a listed session, as enforceCap judges it.
+const (
+	sessionLive  = iota // an item of the session is live
+	sessionEnded        // ended just now: not counted, but not tidied either (see skewMargin)
+	sessionDead         // no item of the session can be live again: tidied
+)
+
+// enforceCap ends the user's oldest live sessions beyond WithMaxSessionsPerUser, and tidies
+// entries that can hold no live session, from the listing that the new session's entry was
+// added to. Only sessions live now count: when the listing has more entries than the cap,
+// each one's items are read (GetItem) to tell. An entry is removed only if it is still as
+// read (a conditional REMOVE), so an entry re-authenticated or moved meanwhile stays; a
+// flagged entry (a revocation whose end failed) only once all its items are gone. A failure
+// is logged: the new session is live either way, and the next Login tries again.
 func (s *Store) enforceCap(ctx context.Context, m *sessionMeta, listing map[string]listedSession) {
 	own := handleString(m)
 	userItem := s.userItemKey(m.user)
 	now := s.opts.Clock().Unix()
+	margin := int64(skewMargin / time.Second)
 	type candidate struct {
 		handle  string
 		created int64
 	}
 	var others []candidate
-	var dead []string
+	var dead, revoking []string
 	for h, l := range listing {
-		if h == own || l.revoking {
+		if h == own {
+			continue
+		}
+		if l.revoking {
+			revoking = append(revoking, h)
 			continue
 		}
 		e, ok := s.openEntry(m.user, h, l.sealed)
-		if !ok || len(l.keys) == 0 || e.authTime+int64(s.opts.AbsoluteTimeout/time.Second) <= now {
+		switch {
+		case !ok:
+			// Sealed with a key pair this server does not have (a rotation under way), or
+			// foreign: neither counted nor removed.
+		case len(l.keys) == 0 || e.authTime+int64(s.opts.AbsoluteTimeout/time.Second) <= now-margin:
 			dead = append(dead, h)
-			continue
+		default:
+			others = append(others, candidate{h, e.created})
 		}
-		others = append(others, candidate{h, e.created})
+	}
+	if len(others)+1 > s.opts.MaxSessionsPerUser || len(revoking) > 0 {
+		var mu sync.Mutex
+		states := map[string]int{}
+		forEach(append(handlesOf(others, func(c candidate) string { return c.handle }), revoking...), func(h string) {
+			st := s.liveness(ctx, m.user, h, listing[h].keys, now)
+			mu.Lock()
+			states[h] = st
+			mu.Unlock()
+		})
+		live := others[:0]
+		for _, c := range others {
+			switch states[c.handle] {
+			case sessionLive:
+				live = append(live, c)
+			case sessionDead:
+				dead = append(dead, c.handle)
+			}
+		}
+		others = live
+		for _, h := range revoking {
+			if states[h] == sessionDead {
+				dead = append(dead, h)
+			}
+		}
 	}
 	slices.SortFunc(others, func(a, b candidate) int {
 		if a.created != b.created {
-			return int(a.created - b.created)
+			return cmp.Compare(a.created, b.created)
 		}
 		return strings.Compare(a.handle, b.handle)
 	})
@@ -654,23 +758,62 @@ func (s *Store) enforceCap(ctx context.Context, m *sessionMeta, listing map[stri
 			}
 		})
 	}
-	for chunk := range slices.Chunk(dead, 50) {
-		names := map[string]string{"#s": attrSessions}
-		paths := make([]string, len(chunk))
-		for i, h := range chunk {
-			names["#h"+strconv.Itoa(i)] = h
-			paths[i] = "#s.#h" + strconv.Itoa(i)
-		}
+	forEach(dead, func(h string) {
 		_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                &s.opts.TableName,
-			Key:                      s.keyAttr(userItem),
-			UpdateExpression:         aws.String("REMOVE " + strings.Join(paths, ", ")),
-			ExpressionAttributeNames: names,
+			TableName:                 &s.opts.TableName,
+			Key:                       s.keyAttr(userItem),
+			UpdateExpression:          aws.String("REMOVE #s.#h"),
+			ConditionExpression:       aws.String("#s.#h = :was"),
+			ExpressionAttributeNames:  map[string]string{"#s": attrSessions, "#h": h},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":was": listing[h].raw},
 		})
-		if err != nil {
+		var failed *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &failed) {
 			s.opts.Logger.Warn("dynamostore: could not tidy the user's session list", "table", s.opts.TableName, "error", err)
 		}
+	})
+}
+
+// liveness reads a listed session's items (strongly consistent) and judges it: live if one
+// of them is a live item of this user's session under this handle, dead if none can be live
+// again (missing, moved, another session's, or expired longer ago than skewMargin), else
+// just ended. A failed read counts as live: nothing is ended or removed on a guess.
+func (s *Store) liveness(ctx context.Context, user [userKeyBytes]byte, handle string, keys []string, now int64) int {
+	state := sessionDead
+	for _, key := range keys {
+		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:      &s.opts.TableName,
+			Key:            s.keyAttr(key),
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			s.opts.Logger.Warn("dynamostore: DynamoDB call failed", "op", "GetItem", "table", s.opts.TableName, "error", err)
+			return sessionLive
+		}
+		if out.Item == nil || out.Item[attrMoved] != nil {
+			continue
+		}
+		st, _, err := s.parseItem(key, out.Item)
+		if err != nil || !st.meta.bound || st.meta.user != user || handleString(&st.meta) != handle {
+			continue
+		}
+		end := min(st.expires, s.deadline(&st.meta))
+		switch {
+		case end > now:
+			return sessionLive
+		case end > now-int64(skewMargin/time.Second):
+			state = sessionEnded
+		}
 	}
+	return state
+}
+
+func handlesOf[T any](items []T, name func(T) string) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = name(it)
+	}
+	return out
 }
 
 // forEach runs fn for every item, userWorkers at a time.

@@ -1,0 +1,458 @@
+package dynamostore_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/gorilla/sessions"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dynamostore/dynamostore"
+)
+
+// Regression tests for the promises of users' sessions, Regenerate and the KV view that
+// interleavings once broke (issue 19). Each is named after what broke, and each failed on the
+// code before its fix.
+
+// hookClient passes every call to its inner client, except that an update or a delete can be
+// wrapped: the hook gets the input and the real call, and decides what the store sees.
+type hookClient struct {
+	dynamostore.ItemAPI
+	mu       sync.Mutex
+	onUpdate func(in *dynamodb.UpdateItemInput, call func() (*dynamodb.UpdateItemOutput, error)) (*dynamodb.UpdateItemOutput, error)
+	onDelete func(in *dynamodb.DeleteItemInput, call func() (*dynamodb.DeleteItemOutput, error)) (*dynamodb.DeleteItemOutput, error)
+}
+
+func (c *hookClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.mu.Lock()
+	hook := c.onUpdate
+	c.mu.Unlock()
+	call := func() (*dynamodb.UpdateItemOutput, error) { return c.ItemAPI.UpdateItem(ctx, in, o...) }
+	if hook == nil {
+		return call()
+	}
+	return hook(in, call)
+}
+
+func (c *hookClient) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	c.mu.Lock()
+	hook := c.onDelete
+	c.mu.Unlock()
+	call := func() (*dynamodb.DeleteItemOutput, error) { return c.ItemAPI.DeleteItem(ctx, in, o...) }
+	if hook == nil {
+		return call()
+	}
+	return hook(in, call)
+}
+
+func (c *hookClient) hookUpdate(h func(in *dynamodb.UpdateItemInput, call func() (*dynamodb.UpdateItemOutput, error)) (*dynamodb.UpdateItemOutput, error)) {
+	c.mu.Lock()
+	c.onUpdate = h
+	c.mu.Unlock()
+}
+
+func (c *hookClient) hookDelete(h func(in *dynamodb.DeleteItemInput, call func() (*dynamodb.DeleteItemOutput, error)) (*dynamodb.DeleteItemOutput, error)) {
+	c.mu.Lock()
+	c.onDelete = h
+	c.mu.Unlock()
+}
+
+// failUpdates makes the UpdateItem calls whose update expression starts with prefix fail
+// with a 500 (nothing applied).
+func (c *hookClient) failUpdates(prefix, why string) {
+	c.hookUpdate(func(in *dynamodb.UpdateItemInput, call func() (*dynamodb.UpdateItemOutput, error)) (*dynamodb.UpdateItemOutput, error) {
+		if strings.HasPrefix(*in.UpdateExpression, prefix) {
+			return nil, &types.InternalServerError{Message: ptr(why)}
+		}
+		return call()
+	})
+}
+
+// hookedStore returns a store on the fixture's table whose calls go through a hookClient, with
+// its own clock.
+func (f *fixture) hookedStore(t *testing.T, now func() time.Time, opts ...dynamostore.Option) (*dynamostore.Store, *hookClient) {
+	t.Helper()
+	hc := &hookClient{ItemAPI: f.client}
+	base := []dynamostore.Option{
+		dynamostore.WithTableName(f.table),
+		dynamostore.WithKeyPairs(hashKey1, blockKey1),
+		dynamostore.WithClock(now),
+	}
+	s, err := dynamostore.New(hc, append(base, opts...)...)
+	require.NoError(t, err)
+	return s, hc
+}
+
+// userItem returns the table's only user item.
+func (f *fixture) userItem(t *testing.T) map[string]types.AttributeValue {
+	t.Helper()
+	for _, item := range f.items() {
+		if _, ok := item["sessions"]; ok {
+			return item
+		}
+	}
+	t.Fatal("no user item")
+	return nil
+}
+
+func expiresOf(t *testing.T, item map[string]types.AttributeValue) int64 {
+	t.Helper()
+	n, ok := item["expires"].(*types.AttributeValueMemberN)
+	require.True(t, ok, "expires attribute")
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	require.NoError(t, err)
+	return v
+}
+
+// listedHandles returns the handles of the user item's entries.
+func listedHandles(t *testing.T, item map[string]types.AttributeValue) []string {
+	t.Helper()
+	var out []string
+	for h := range item["sessions"].(*types.AttributeValueMemberM).Value {
+		out = append(out, h)
+	}
+	return out
+}
+
+// shifted is a clock that runs with c, off by d: a server whose clock differs.
+func shifted(c *clock, d time.Duration) func() time.Time {
+	return func() time.Time { return c.Now().Add(d) }
+}
+
+// Defect 1: a re-authentication moved the session's absolute deadline, but not the user
+// item's expiry, so TTL removed the user item while the session still loaded, unlisted and
+// out of reach of RevokeUserSessions.
+func TestReauthenticationMovesTheUserItemExpiryToo(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, dynamostore.WithAbsoluteTimeout(48*time.Hour))
+	b := newBrowser()
+	b.login(t, f.store, "ada")
+	first := expiresOf(t, f.userItem(t))
+	for range 5 { // days of use, each request within the idle lifetime
+		f.clock.Advance(6 * time.Hour)
+		_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["n"] = f.clock.Now().Unix(); return true })
+		require.NoError(t, err)
+	}
+	h := b.login(t, f.store, "ada") // a re-authentication: a new deadline
+	infos, err := f.store.UserSessions(context.Background(), "ada")
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	require.Equal(t, h, infos[0].Handle, "the same session, re-authenticated")
+	deadline := infos[0].AuthTime.Add(48 * time.Hour).Unix()
+	assert.Greater(t, expiresOf(t, f.userItem(t)), first, "the user item's expiry moved")
+	assert.GreaterOrEqual(t, expiresOf(t, f.userItem(t)), deadline,
+		"the user item outlives the session's new deadline")
+}
+
+// Defect 1, the other ways: a server whose clock is behind logged in another session and
+// lowered the user item's expiry (an unconditional SET); a raised WithAbsoluteTimeout let a
+// session live past the expiry its Login gave the user item.
+func TestUserItemExpiryNeverMovesEarlier(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, dynamostore.WithAbsoluteTimeout(time.Hour))
+	b := newBrowser()
+	b.login(t, f.store, "ada")
+	before := expiresOf(t, f.userItem(t))
+
+	behind, _ := f.hookedStore(t, shifted(f.clock, -30*time.Second), dynamostore.WithAbsoluteTimeout(time.Hour))
+	newBrowser().login(t, behind, "ada")
+	assert.GreaterOrEqual(t, expiresOf(t, f.userItem(t)), before, "a clock behind does not lower the expiry")
+
+	// A server with a longer absolute timeout keeps the session no longer than the user item.
+	longer, _ := f.hookedStore(t, f.clock.Now, dynamostore.WithAbsoluteTimeout(10*time.Hour))
+	userExpires := expiresOf(t, f.userItem(t))
+	for f.clock.Now().Add(10*time.Minute).Unix() < userExpires {
+		f.clock.Advance(10 * time.Minute)
+		_, err := b.visit(t, longer, func(s *sessions.Session) bool { s.Values["n"] = f.clock.Now().Unix(); return true })
+		require.NoError(t, err)
+	}
+	f.clock.Advance(time.Duration(userExpires-f.clock.Now().Unix()) * time.Second)
+	s, err := b.load(t, longer)
+	require.NoError(t, err)
+	assert.True(t, s.IsNew, "the session ended when its user item can end: %d", userExpires)
+}
+
+// Defect 2: a handle listing two item keys, and the DeleteItem of the first settled as
+// "already gone" (its answer an error, the confirming read finding nothing): revoke returned
+// at once, RevokeSession returned nil, and the session kept working under the other key.
+func TestRevokeSessionEndsEveryListedKey(t *testing.T) {
+	t.Parallel()
+	for round := 0; ; round++ {
+		require.Less(t, round, 40, "never got the old key sorted first")
+		f := newFixture(t)
+		s, hc := f.hookedStore(t, f.clock.Now)
+		b := newBrowser()
+		h := b.login(t, s, "ada")
+		oldID := b.current(t, s).ID
+		// A Regenerate whose tidying of the old key fails: the entry lists both keys.
+		hc.failUpdates("REMOVE #s.#h.#k", "tidying fails")
+		r := b.request(context.Background())
+		sess, err := s.Get(r, cookieName)
+		require.NoError(t, err)
+		rec := httptest.NewRecorder()
+		require.NoError(t, s.Regenerate(r, rec, sess))
+		b.receive(rec)
+		hc.hookUpdate(nil)
+		if f.keyOf(oldID) > f.keyOf(sess.ID) {
+			continue // the live key would be deleted first: the defect needs it second
+		}
+		// The first DeleteItem is applied, but its answer is an error.
+		var once sync.Once
+		hc.hookDelete(func(in *dynamodb.DeleteItemInput, call func() (*dynamodb.DeleteItemOutput, error)) (*dynamodb.DeleteItemOutput, error) {
+			failed := false
+			out, err := call()
+			once.Do(func() { failed = true })
+			if failed && err == nil {
+				return nil, &types.InternalServerError{Message: ptr("applied, then lost")}
+			}
+			return out, err
+		})
+		err = s.RevokeSession(context.Background(), "ada", h)
+		hc.hookDelete(nil)
+		if err != nil {
+			require.NoError(t, s.RevokeSession(context.Background(), "ada", h), "calling it again finishes")
+		}
+		now, err := b.load(t, s)
+		require.NoError(t, err)
+		assert.True(t, now.IsNew)
+		return
+	}
+}
+
+// Defect 3: with a cap of 2, sessions a and b, a active, b ended by idle timeout: a third
+// Login counted b (whose entry was still listed) and ended a, the oldest, although only two
+// sessions were live.
+func TestCapDoesNotEndALiveSessionForAnExpiredOne(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, dynamostore.WithMaxSessionsPerUser(2), dynamostore.WithCookieMaxAge(0), dynamostore.WithLifetime(time.Hour))
+	a, b, c := newBrowser(), newBrowser(), newBrowser()
+	a.login(t, f.store, "ada")
+	f.clock.Advance(time.Minute)
+	b.login(t, f.store, "ada")
+	for range 5 { // a stays active; b is left alone until it times out
+		f.clock.Advance(20 * time.Minute)
+		_, err := a.visit(t, f.store, func(s *sessions.Session) bool { s.Values["n"] = f.clock.Now().Unix(); return true })
+		require.NoError(t, err)
+	}
+	require.True(t, b.current(t, f.store).IsNew, "b has timed out")
+	c.login(t, f.store, "ada")
+	assert.False(t, a.current(t, f.store).IsNew, "a is live: two live sessions are within the cap")
+	assert.False(t, c.current(t, f.store).IsNew)
+	infos, err := f.store.UserSessions(context.Background(), "ada")
+	require.NoError(t, err)
+	assert.Len(t, infos, 2)
+}
+
+// Defect 4: a slow request loaded the session; another logged out; the slow request's
+// Regenerate returned nil and its new cookie loaded the logged-out values.
+func TestRegenerateAfterLogoutDoesNotBringTheSessionBack(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, bound := range []bool{false, true} {
+		b := newBrowser()
+		if bound {
+			b.login(t, f.store, "ada")
+		} else {
+			b = f.withSession(t)
+		}
+		slowReq := b.request(context.Background())
+		slow, err := f.store.New(slowReq, cookieName)
+		require.NoError(t, err)
+		logout, err := f.store.New(b.request(context.Background()), cookieName)
+		require.NoError(t, err)
+		require.NoError(t, f.store.Delete(b.request(context.Background()), httptest.NewRecorder(), logout))
+
+		rec := httptest.NewRecorder()
+		err = f.store.Regenerate(slowReq, rec, slow)
+		require.ErrorIs(t, err, dynamostore.ErrSessionGone, "bound=%v", bound)
+		assert.Empty(t, rec.Result().Cookies(), "no cookie for a session that is gone")
+		b.receive(rec)
+		assert.True(t, b.current(t, f.store).IsNew)
+		assert.Empty(t, f.liveItems(), "nothing of the logged-out session is live (bound=%v)", bound)
+	}
+}
+
+// Defect 4, bound: the logout is between its two steps (the item deleted, the key not yet
+// unlisted) when the slow request regenerates.
+func TestRegenerateDuringAHalfDoneLogoutDoesNotBringTheSessionBack(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	s, hc := f.hookedStore(t, f.clock.Now)
+	b := newBrowser()
+	b.login(t, s, "ada")
+	slowReq := b.request(context.Background())
+	slow, err := s.New(slowReq, cookieName)
+	require.NoError(t, err)
+	hc.failUpdates("REMOVE #s.#h.#k", "the logout's second step has not happened yet")
+	logout, err := s.New(b.request(context.Background()), cookieName)
+	require.NoError(t, err)
+	require.NoError(t, s.Delete(b.request(context.Background()), httptest.NewRecorder(), logout))
+	hc.hookUpdate(nil)
+	err = s.Regenerate(slowReq, httptest.NewRecorder(), slow)
+	require.ErrorIs(t, err, dynamostore.ErrSessionGone)
+	assert.Empty(t, f.liveItems())
+	infos, err := s.UserSessions(context.Background(), "ada")
+	require.NoError(t, err)
+	assert.Empty(t, infos)
+}
+
+// Defect 4: two requests holding one session both regenerate it: at most one wins, and one
+// live session remains.
+func TestConcurrentRegeneratesLeaveOneSession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, bound := range []bool{false, true} {
+		b := newBrowser()
+		if bound {
+			b.login(t, f.store, "ada")
+		} else {
+			b = f.withSession(t)
+		}
+		r1, r2 := b.request(context.Background()), b.request(context.Background())
+		s1, err := f.store.New(r1, cookieName)
+		require.NoError(t, err)
+		s2, err := f.store.New(r2, cookieName)
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		var err1, err2 error
+		wg.Add(2)
+		go func() { defer wg.Done(); err1 = f.store.Regenerate(r1, httptest.NewRecorder(), s1) }()
+		go func() { defer wg.Done(); err2 = f.store.Regenerate(r2, httptest.NewRecorder(), s2) }()
+		wg.Wait()
+		wins := 0
+		for _, err := range []error{err1, err2} {
+			if err == nil {
+				wins++
+			} else {
+				require.ErrorIs(t, err, dynamostore.ErrSessionGone)
+			}
+		}
+		assert.LessOrEqual(t, wins, 1, "bound=%v: at most one move wins", bound)
+		assert.Len(t, f.liveItems(), wins, "bound=%v: one live item per winner", bound)
+		if bound {
+			infos, err := f.store.UserSessions(context.Background(), "ada")
+			require.NoError(t, err)
+			assert.Len(t, infos, wins)
+			_, err = f.store.RevokeUserSessions(context.Background(), "ada")
+			require.NoError(t, err)
+		}
+		for _, it := range f.liveItems() {
+			_, err := f.ddb.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: &f.table, Key: map[string]types.AttributeValue{"id": it["id"]}})
+			require.NoError(t, err)
+		}
+	}
+}
+
+// Defect 5: the cap's tidying removed "dead" entries with an unconditional REMOVE, judged on
+// a listing that could be stale: an entry re-authenticated meanwhile (on a server whose clock
+// is behind) was removed, leaving a live session unlisted and out of reach of revocation.
+func TestTidyingKeepsAnEntryReauthenticatedMeanwhile(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, dynamostore.WithAbsoluteTimeout(time.Hour))
+	y := newBrowser()
+	y.login(t, f.store, "ada")
+	f.clock.Advance(time.Hour - 10*time.Second)
+	// X's server is three minutes ahead: Y's entry looks past its absolute timeout there.
+	xs, xc := f.hookedStore(t, shifted(f.clock, 3*time.Minute), dynamostore.WithAbsoluteTimeout(time.Hour))
+	var once sync.Once
+	xc.hookUpdate(func(in *dynamodb.UpdateItemInput, call func() (*dynamodb.UpdateItemOutput, error)) (*dynamodb.UpdateItemOutput, error) {
+		out, err := call()
+		if strings.HasPrefix(*in.UpdateExpression, "SET #s.#h = :v") {
+			// X's listing is in hand; Y re-authenticates before X tidies.
+			once.Do(func() { y.login(t, f.store, "ada") })
+		}
+		return out, err
+	})
+	newBrowser().login(t, xs, "ada")
+	require.False(t, y.current(t, f.store).IsNew, "Y is live")
+	infos, err := f.store.UserSessions(context.Background(), "ada")
+	require.NoError(t, err)
+	assert.Len(t, infos, 2, "Y is still listed")
+	n, err := f.store.RevokeUserSessions(context.Background(), "ada")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.True(t, y.current(t, f.store).IsNew, "and revocable")
+}
+
+// Defect 6: "switch account": Delete then Login on the same session returned nil, but the
+// Set-Cookie carried Delete's Max-Age=0, so the browser dropped the new session's cookie.
+func TestLoginAfterDeleteInTheSameRequestKeepsTheCookie(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, op := range []string{"Login", "Regenerate"} {
+		b := newBrowser()
+		b.login(t, f.store, "ada")
+		r := b.request(context.Background())
+		s, err := f.store.Get(r, cookieName)
+		require.NoError(t, err)
+		rec := httptest.NewRecorder()
+		require.NoError(t, f.store.Delete(r, rec, s))
+		s.Values["user"] = "bob"
+		if op == "Login" {
+			require.NoError(t, f.store.Login(r, rec, s, "bob"))
+		} else {
+			require.NoError(t, f.store.Regenerate(r, rec, s))
+		}
+		b.receive(rec)
+		require.Contains(t, b.cookies, cookieName, "%s after Delete: the browser keeps a cookie", op)
+		now := b.current(t, f.store)
+		assert.False(t, now.IsNew, "%s after Delete: the cookie loads the new session", op)
+		assert.Equal(t, "bob", now.Values["user"])
+	}
+	infos, err := f.store.UserSessions(context.Background(), "bob")
+	require.NoError(t, err)
+	assert.Len(t, infos, 1)
+}
+
+// Defect 7: two stores on one table during a rolling key rotation (old keys [K1], new keys
+// [K2, K1]): a key deleted on one side was stored again by a slow Set on the other, and found.
+func TestDeletedKVKeyStaysDeletedWhileKeysRotate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	oldKV := f.store.KV("kv")
+	newKV := f.newStore(dynamostore.WithKeyPairs(hashKey2, nil, hashKey1, blockKey1)).KV("kv")
+	exp := time.Now().Add(time.Hour)
+	for _, tc := range []struct {
+		name            string
+		deleter, setter *dynamostore.KV
+		readers         []*dynamostore.KV
+		key             string
+	}{
+		{"the new side deletes, the old side sets", newKV, oldKV, []*dynamostore.KV{oldKV, newKV}, "a"},
+		{"the old side deletes, the new side sets", oldKV, newKV, []*dynamostore.KV{oldKV, newKV}, "b"},
+	} {
+		require.NoError(t, tc.setter.Set(ctx, tc.key, []byte("v1"), exp), tc.name)
+		require.NoError(t, tc.deleter.Delete(ctx, tc.key), tc.name)
+		err := tc.setter.Set(ctx, tc.key, []byte("v2"), exp) // the slow Set
+		require.ErrorIs(t, err, dynamostore.ErrSessionGone, tc.name)
+		for i, kv := range tc.readers {
+			_, found, err := kv.Get(ctx, tc.key)
+			require.NoError(t, err)
+			assert.False(t, found, "%s: reader %d finds the deleted key", tc.name, i)
+		}
+	}
+}
+
+// Defect 9: a revoked entry whose final removal failed stayed in the user item for good,
+// although users.go and docs/design.md said the next Login tidies it.
+func TestRevokedEntryWhoseRemovalFailedIsTidiedByTheNextLogin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	s, hc := f.hookedStore(t, f.clock.Now)
+	h := newBrowser().login(t, s, "ada")
+	hc.failUpdates("REMOVE #s.#h", "the entry's removal fails")
+	require.NoError(t, s.RevokeSession(context.Background(), "ada", h), "the session's items are gone")
+	hc.hookUpdate(nil)
+	require.Contains(t, listedHandles(t, f.userItem(t)), h, "the flagged entry stayed")
+	h2 := newBrowser().login(t, s, "ada")
+	assert.Equal(t, []string{h2}, listedHandles(t, f.userItem(t)), "the next Login tidied it")
+}
