@@ -65,8 +65,9 @@ the codec sees a byte (ErrInvalidItem). Key pairs rotate like securecookie's: ne
 items use the first pair, and the others still verify.
 
 Call Regenerate at login and at any change of privilege: it moves the session to a new ID and
-deletes the old item, so an ID planted before the login (session fixation) is worthless. Call
-Delete at logout: it deletes the item and expires the cookie.
+ends the old item, so an ID planted before the login (session fixation) is worthless. It moves
+only a session that still exists: one logged out meanwhile gives ErrSessionGone, as Save does.
+Call Delete at logout: it deletes the item and expires the cookie.
 
 Nothing the Store logs (see WithLogger) contains a session ID, a cookie value or a session value.
 
@@ -117,7 +118,9 @@ user last authenticated, for a step-up check before a sensitive action.
 	if err != nil { ... }
 
 A session ends WithAbsoluteTimeout (default 7 days) after its Login, however active, and a
-Login beyond WithMaxSessionsPerUser (default 20) ends the user's oldest session. All of it
+Login beyond WithMaxSessionsPerUser (default 20) live sessions ends the user's oldest one. A
+Login on a session of the same user is a re-authentication (the handle stays); if that session
+has ended meanwhile it returns ErrSessionGone, and the user is logged in on a fresh session. All of it
 runs on the four item calls: each user has one more item in the same table, with no index.
 Get and Save of a bound session cost nothing extra. User IDs are stored only as keyed hashes.
 
