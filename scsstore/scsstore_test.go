@@ -55,7 +55,8 @@ func newApp(t *testing.T, opts ...dynamostore.Option) *app {
 		require.NoError(t, a.sm.Destroy(r.Context()))
 	})
 	mux.HandleFunc("/slow-put", func(w http.ResponseWriter, r *http.Request) {
-		a.sm.Put(r.Context(), "msg", "slow")
+		a.sm.Put(r.Context(), "msg", "slow") // LoadAndSave loaded the session before the handler
+		loaded <- struct{}{}
 		<-release // the Commit happens after the handler returns
 	})
 	a.server = httptest.NewServer(a.sm.LoadAndSave(mux))
@@ -63,7 +64,8 @@ func newApp(t *testing.T, opts ...dynamostore.Option) *app {
 	return a
 }
 
-var release = make(chan struct{})
+// loaded tells that /slow-put holds the session; release lets it return and commit.
+var loaded, release = make(chan struct{}), make(chan struct{})
 
 type client struct {
 	t      *testing.T
@@ -136,9 +138,9 @@ func TestDestroyIsNeverUndoneByACommit(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		slow.get("/slow-put") // loaded now, commits after the destroy
+		slow.get("/slow-put") // loads now, commits after the destroy
 	}()
-	time.Sleep(200 * time.Millisecond)
+	<-loaded // however slow the machine: the destroy comes after the load
 	c.get("/destroy")
 	release <- struct{}{}
 	<-done

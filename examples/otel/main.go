@@ -1,7 +1,8 @@
 // Command otel shows dynamostore's metrics in OpenTelemetry. It wires the OTel SDK to the
 // store, to its cross-account credentials and to the DynamoDB client through smithy-go's
 // adapter (smithyotelmetrics), then drives a few workers through Get and Save while the
-// credentials renew every few seconds, and prints the metrics to stdout.
+// credentials renew every few seconds (KeepWarm renews them at their due time), and prints the
+// metrics to stdout.
 //
 // Everything is local: DynamoDB Local, the test kit's STS emulator and signing gateway (the
 // two accounts of CROSS-ACCOUNT.md). From the repository root:
@@ -88,6 +89,9 @@ func run(ctx context.Context, provider *sdkmetric.MeterProvider, d, lifetime tim
 		return err
 	}
 	defer ca.Credentials.Close()
+	// Renew at the due time whatever the traffic: with credentials that live seconds, a slow
+	// request could otherwise be the first to ask after the renewal was due, and wait.
+	ca.Credentials.KeepWarm(ctx)
 	client := ca.DynamoDB(x.ViaGateway, func(o *dynamodb.Options) { o.MeterProvider = mp })
 	store, err := dynamostore.New(client,
 		dynamostore.WithTableName(ca.Table.String()),
