@@ -31,8 +31,12 @@ const attrDeleted = "deleted"
 //   - A deleted key stays deleted: Delete leaves a marker until the Store's Lifetime has
 //     passed, and Set never writes over it (ErrSessionGone), so a session destroyed by one
 //     request is never brought back by a slow write of another, even while key pairs rotate
-//     and servers hold different ones. Remove deletes without a marker, for values that are
-//     not sessions.
+//     and servers hold different ones. One limit: a value written under a key pair that the
+//     deleting server does not have is hidden by the marker rather than removed; the next
+//     Get on a server that has both pairs marks it too, but if none reads the key before
+//     the marker expires, the value shows again until its own expiry. So finish a rotation
+//     (every server on the new first pair) within the Store's Lifetime. Remove deletes
+//     without a marker, for values that are not sessions.
 //   - Every write is safe to retry: Set and Delete give the same item when applied twice.
 //
 // Obtain one with Store.KV. It is safe for concurrent use. Its values share the Store's
@@ -76,7 +80,12 @@ func (kv *KV) Get(ctx context.Context, key string) (value []byte, found bool, er
 		}
 		if _, deleted := out.Item[attrDeleted]; deleted {
 			// A server whose first key pair is this one deleted the key: it stays deleted,
-			// whatever a server with other key pairs wrote under its own.
+			// whatever a server with other key pairs wrote under its own. A value under
+			// this server's first key pair gets the marker too, so that it does not come
+			// back when this marker expires.
+			if found && i > 0 {
+				kv.mark(ctx, kv.itemKey(0, key), out.Item[attrExpires])
+			}
 			return nil, false, nil
 		}
 		if found {
@@ -87,6 +96,21 @@ func (kv *KV) Get(ctx context.Context, key string) (value []byte, found bool, er
 		}
 	}
 	return value, found, nil
+}
+
+// mark replaces the value under itemKey with a deletion marker that expires at expires. It
+// is tidying: a failure is logged, and Get keeps finding the older marker until it expires.
+func (kv *KV) mark(ctx context.Context, itemKey string, expires types.AttributeValue) {
+	item := map[string]types.AttributeValue{
+		kv.s.opts.PartitionKey: &types.AttributeValueMemberS{Value: itemKey},
+		attrDeleted:            &types.AttributeValueMemberBOOL{Value: true},
+	}
+	if expires != nil {
+		item[attrExpires] = expires
+	}
+	if _, err := kv.s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &kv.s.opts.TableName, Item: item}); err != nil {
+		kv.s.opts.Logger.Warn("dynamostore: could not mark a deleted value", "table", kv.s.opts.TableName, "error", err)
+	}
 }
 
 // open authenticates a stored value and checks its expiry.

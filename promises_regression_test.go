@@ -456,3 +456,155 @@ func TestRevokedEntryWhoseRemovalFailedIsTidiedByTheNextLogin(t *testing.T) {
 	h2 := newBrowser().login(t, s, "ada")
 	assert.Equal(t, []string{h2}, listedHandles(t, f.userItem(t)), "the next Login tidied it")
 }
+
+// From the review of the fixes above: with optimistic locking, Regenerate (and a
+// re-authentication) of a stale copy overwrote the newer write that Save would have refused:
+// the claim did not check the version.
+func TestRegenerateOfAStaleCopyWithOptimisticLockingConflicts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, dynamostore.WithOptimisticLocking(true))
+	for _, op := range []string{"Regenerate", "Login"} {
+		b := newBrowser()
+		if op == "Login" {
+			b.login(t, f.store, "ada")
+		} else {
+			b = f.withSession(t)
+		}
+		slowReq := b.request(context.Background())
+		slow, err := f.store.New(slowReq, cookieName)
+		require.NoError(t, err)
+		_, err = b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["role"] = "demoted"; return true })
+		require.NoError(t, err)
+
+		rec := httptest.NewRecorder()
+		if op == "Login" {
+			err = f.store.Login(slowReq, rec, slow, "ada") // a re-authentication of the stale copy
+		} else {
+			err = f.store.Regenerate(slowReq, rec, slow)
+		}
+		b.receive(rec)
+		assert.ErrorIs(t, err, dynamostore.ErrConflict, "%s of a stale copy", op)
+		assert.Equal(t, "demoted", b.current(t, f.store).Values["role"], "%s of a stale copy lost the newer write", op)
+	}
+}
+
+// From the review: during a rolling key rotation (old servers [K1], new servers [K2, K1]), a
+// session saved on a new server (its item sealed under K2) looked dead to an old server's
+// cap, which cannot open the item, and its entry was removed: live, unlisted, unrevocable.
+func TestCapTidyingKeepsASessionResealedUnderANewerKeyPair(t *testing.T) {
+	t.Parallel()
+	opts := []dynamostore.Option{dynamostore.WithMaxSessionsPerUser(2), dynamostore.WithCookieMaxAge(0), dynamostore.WithLifetime(time.Hour)}
+	f := newFixture(t, opts...)
+	oldSrv := f.store
+	newSrv := f.newStore(append(opts, dynamostore.WithKeyPairs(hashKey2, nil, hashKey1, blockKey1))...)
+	a, b, c := newBrowser(), newBrowser(), newBrowser()
+	b.login(t, oldSrv, "ada")
+	f.clock.Advance(time.Minute)
+	a.login(t, oldSrv, "ada")
+	for range 6 { // a stays active on a new server (its item resealed under K2); b times out
+		f.clock.Advance(20 * time.Minute)
+		_, err := a.visit(t, newSrv, func(s *sessions.Session) bool { s.Values["n"] = f.clock.Now().Unix(); return true })
+		require.NoError(t, err)
+	}
+	c.login(t, oldSrv, "ada") // three entries over a cap of 2: the old server reads each item
+	require.False(t, a.current(t, newSrv).IsNew, "a is live: two live sessions are within the cap")
+	infos, err := newSrv.UserSessions(context.Background(), "ada")
+	require.NoError(t, err)
+	assert.Len(t, infos, 2, "a and c are listed")
+	_, err = newSrv.RevokeUserSessions(context.Background(), "ada")
+	require.NoError(t, err)
+	assert.True(t, a.current(t, newSrv).IsNew, "a was still listed, so revocable")
+}
+
+// From the review: during a rolling raise of WithAbsoluteTimeout, a server with the shorter
+// timeout judged another server's session past its deadline from its own option and removed
+// its entry, leaving it live and unrevocable.
+func TestTidyingKeepsASessionOfAServerWithALongerAbsoluteTimeout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, dynamostore.WithAbsoluteTimeout(10*time.Hour))
+	longSrv := f.store
+	shortSrv := f.newStore(dynamostore.WithAbsoluteTimeout(time.Hour))
+	a := newBrowser()
+	a.login(t, longSrv, "ada")
+	for range 4 {
+		f.clock.Advance(30 * time.Minute)
+		_, err := a.visit(t, longSrv, func(s *sessions.Session) bool { s.Values["n"] = f.clock.Now().Unix(); return true })
+		require.NoError(t, err)
+	}
+	newBrowser().login(t, shortSrv, "ada")
+	require.False(t, a.current(t, longSrv).IsNew, "a is live on the server that logged it in")
+	_, err := longSrv.RevokeUserSessions(context.Background(), "ada")
+	require.NoError(t, err)
+	assert.True(t, a.current(t, longSrv).IsNew, "a was still listed, so revocable")
+}
+
+// From the review: Login of a stored session that is not a re-authentication (an anonymous
+// one, or another user's) deleted the old item unconditionally: racing a Regenerate of the
+// same session both moves won, and after a logout it brought the logged-out values back.
+func TestLoginOfAnotherUsersSessionIsAMoveToo(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	t.Run("racing Regenerate", func(t *testing.T) {
+		b := newBrowser()
+		b.login(t, f.store, "ada")
+		r1, r2 := b.request(context.Background()), b.request(context.Background())
+		s1, err := f.store.New(r1, cookieName)
+		require.NoError(t, err)
+		s2, err := f.store.New(r2, cookieName)
+		require.NoError(t, err)
+		err1 := f.store.Regenerate(r1, httptest.NewRecorder(), s1)
+		err2 := f.store.Login(r2, httptest.NewRecorder(), s2, "bob")
+		require.NoError(t, err1)
+		require.ErrorIs(t, err2, dynamostore.ErrSessionGone, "the session has moved: at most one move wins")
+		assert.Len(t, f.liveItems(), 1, "one live item")
+		infos, err := f.store.UserSessions(context.Background(), "bob")
+		require.NoError(t, err)
+		assert.Empty(t, infos, "nothing listed for the refused Login")
+	})
+	t.Run("after logout", func(t *testing.T) {
+		b := newBrowser()
+		b.login(t, f.store, "cy")
+		_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["secret"] = "cy's"; return true })
+		require.NoError(t, err)
+		slowReq := b.request(context.Background())
+		slow, err := f.store.New(slowReq, cookieName)
+		require.NoError(t, err)
+		logout, err := f.store.New(b.request(context.Background()), cookieName)
+		require.NoError(t, err)
+		require.NoError(t, f.store.Delete(b.request(context.Background()), httptest.NewRecorder(), logout))
+		rec := httptest.NewRecorder()
+		err = f.store.Login(slowReq, rec, slow, "dan")
+		require.ErrorIs(t, err, dynamostore.ErrSessionGone)
+		b.receive(rec)
+		assert.True(t, b.current(t, f.store).IsNew, "the logged-out session's values do not come back")
+	})
+}
+
+// From the review: during a rotation, a value written under a key pair the deleting server
+// does not have was only hidden by the marker, and came back when the marker expired. The
+// next Get on a server with both key pairs now marks it as well.
+func TestDeletedKVKeyDoesNotComeBackWhenItsMarkerExpires(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, dynamostore.WithLifetime(time.Hour))
+	ctx := context.Background()
+	oldKV := f.store.KV("scs")
+	newKV := f.newStore(dynamostore.WithLifetime(time.Hour), dynamostore.WithKeyPairs(hashKey2, nil, hashKey1, blockKey1)).KV("scs")
+	require.NoError(t, newKV.Set(ctx, "tok", []byte("session"), f.clock.Now().Add(48*time.Hour)))
+	require.NoError(t, oldKV.Delete(ctx, "tok"))
+	_, found, err := newKV.Get(ctx, "tok")
+	require.NoError(t, err)
+	require.False(t, found)
+
+	f.clock.Advance(2 * time.Hour) // past the markers' expiry: TTL removes them
+	for _, it := range f.items() {
+		if _, ok := it["deleted"]; ok {
+			_, err := f.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &f.table, Key: map[string]types.AttributeValue{"id": it["id"]}})
+			require.NoError(t, err)
+		}
+	}
+	for i, kv := range []*dynamostore.KV{newKV, oldKV} {
+		_, found, err = kv.Get(ctx, "tok")
+		require.NoError(t, err)
+		assert.False(t, found, "reader %d: the deleted key came back", i)
+	}
+}

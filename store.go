@@ -56,6 +56,8 @@ type expressions struct {
 	claimNames            map[string]string
 	claimSet              *string // turns a moved session's old item into a tombstone
 	claimCond             *string // the old item is still the live session, and unclaimed
+	claimCondUnversioned  *string // ... with optimistic locking: and has no version yet
+	claimCondVersion      *string // ... with optimistic locking: and has the loaded version
 }
 
 func newExpressions(o *Options) expressions {
@@ -75,6 +77,10 @@ func newExpressions(o *Options) expressions {
 		claimCond: aws.String("attribute_exists(#k) AND #e > :now AND attribute_not_exists(#m)"),
 	}
 	if o.OptimisticLocking {
+		// A stale copy is not moved either: the claim checks the version as an update does.
+		e.claimNames["#v"] = attrVersion
+		e.claimCondUnversioned = aws.String(*e.claimCond + " AND attribute_not_exists(#v)")
+		e.claimCondVersion = aws.String(*e.claimCond + " AND #v = :pv")
 		e.updateNames["#v"] = attrVersion
 		e.updateSet = aws.String("SET #d = :d, #e = :e, #v = :v REMOVE #w")
 		e.updateCondUnversioned = aws.String(*e.updateCond + " AND attribute_not_exists(#v)")
@@ -330,19 +336,6 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 	return true, s.setCookie(w, sess)
 }
 
-// failedMove returns the error of a Login whose deletion of the session's previous item
-// failed. The new session has been rolled back, except when that deletion has an unknown
-// outcome: the old item may be gone, so the session moves to the new item (its cookie is set)
-// and the error says the old one may remain.
-func (s *Store) failedMove(w http.ResponseWriter, sess *sessions.Session, next *sessionState, err error) error {
-	if errors.Is(err, ErrOutcomeUnknown) {
-		s.tracked.set(sess, next)
-		sess.ID = next.id
-		_ = s.setCookie(w, sess)
-	}
-	return err
-}
-
 // reviveCookie undoes what Delete did to the session's cookie options (MaxAge -1), so that a
 // Login or Regenerate after a Delete in the same request sets a cookie the browser keeps.
 func (s *Store) reviveCookie(sess *sessions.Session) {
@@ -413,28 +406,38 @@ func (s *Store) rollBack(ctx context.Context, next *sessionState) {
 func (s *Store) claim(ctx context.Context, prev, next *sessionState) error {
 	key := itemKey(s.opts.KeyPrefix, prev.id)
 	mark := &types.AttributeValueMemberN{Value: strconv.FormatUint(next.token, 10)}
+	values := map[string]types.AttributeValue{
+		":m":   mark,
+		":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(next.written, 10)},
+	}
+	cond := s.exprs.claimCond
+	if s.opts.OptimisticLocking {
+		if cond = s.exprs.claimCondUnversioned; prev.version != 0 {
+			values[":pv"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(prev.version, 10)}
+			cond = s.exprs.claimCondVersion
+		}
+	}
 	var tries attempts
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                &s.opts.TableName,
-		Key:                      s.keyAttr(key),
-		UpdateExpression:         s.exprs.claimSet,
-		ConditionExpression:      s.exprs.claimCond,
-		ExpressionAttributeNames: s.exprs.claimNames,
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":m":   mark,
-			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(next.written, 10)},
-		},
+		TableName:                           &s.opts.TableName,
+		Key:                                 s.keyAttr(key),
+		UpdateExpression:                    s.exprs.claimSet,
+		ConditionExpression:                 cond,
+		ExpressionAttributeNames:            s.exprs.claimNames,
+		ExpressionAttributeValues:           values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}, tries.option)
 	var failed *types.ConditionalCheckFailedException
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &failed):
-		if claimedBy(failed.Item, mark) {
-			s.ownWrite("UpdateItem")
-			return nil
-		}
+	case !errors.As(err, &failed):
+	case claimedBy(failed.Item, mark):
+		s.ownWrite("UpdateItem")
+		return nil
+	case s.opts.OptimisticLocking && liveAt(failed.Item, next.written):
+		return ErrConflict // live and unclaimed: another request wrote a newer version
+	default:
 		return ErrSessionGone // logged out, revoked, expired, or moved by another request
 	}
 	opErr := &OpError{Op: "UpdateItem", Table: s.opts.TableName, Err: err}
@@ -455,6 +458,12 @@ func (s *Store) claim(ctx context.Context, prev, next *sessionState) error {
 		return errors.Join(ErrSessionGone, s.logged(opErr))
 	}
 	return s.logged(opErr) // the old item is as it was: the claim did not happen
+}
+
+// liveAt reports whether item is a session item, unclaimed and unexpired at now.
+func liveAt(item map[string]types.AttributeValue, now int64) bool {
+	expires, err := numberAttr(item, attrExpires)
+	return item != nil && item[attrMoved] == nil && err == nil && expires > now
 }
 
 // claimedBy reports whether item is the tombstone a claim with mark left.

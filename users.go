@@ -37,11 +37,12 @@ import (
 //	sessions.<handle>.r  BOOL  set while the session is being revoked
 //
 // Every entry changes with an UpdateItem on its own path, so logins of one user from many
-// places never overwrite each other. The item keys are listed *before* an item is created
-// under them (Regenerate adds the new key before deleting the old), and a revocation first
-// flags the entry, which stops any further key being added, then deletes every listed item:
-// so a revocation can never miss a live session of the user. A listing reads each session's
-// own item, so it shows only live sessions, with their last write and expiry.
+// places never overwrite each other. An item is written first and its key listed next, but
+// no cookie carries the item's ID until the key is listed (Regenerate lists the new key
+// before it claims the old item), and a revocation first flags the entry, which stops any
+// further key being added, then deletes every listed item: so a revocation can never miss a
+// live session of the user. A listing reads each session's own item, so it shows only live
+// sessions, with their last write and expiry. docs/design.md tells the whole protocol.
 //
 // Get and Save of a bound session make the same calls as of any session: the user's item is
 // touched by Login, Regenerate, Delete and the functions below only.
@@ -93,6 +94,10 @@ type SessionInfo struct {
 // still exists, unexpired and not revoked: otherwise it returns ErrSessionGone (log the user
 // in on a new session: call Login on a session from a fresh Store.New). After Delete in the
 // same request, Login starts a new session with a cookie that lasts.
+//
+// Login moves a stored session to its new ID as Regenerate does: if that session was logged
+// out, revoked or moved by another request meanwhile, it returns ErrSessionGone (and, with
+// optimistic locking, ErrConflict for a stale copy); log the user in on a fresh session then.
 //
 // On an error no cookie is set; the new item, if one was written, is deleted again, and the
 // session keeps its old ID. The errors are those of Save.
@@ -164,12 +169,12 @@ func (s *Store) login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 			return err
 		}
 		if stored {
-			if err := s.deleteItem(ctx, st.id); err != nil {
-				if !errors.Is(err, ErrOutcomeUnknown) {
-					s.rollBack(ctx, &next)
-					s.unlistKey(ctx, &next.meta, itemKey(s.opts.KeyPrefix, next.id))
-				}
-				return s.failedMove(w, sess, &next, err)
+			// The session moves as in Regenerate: only if it is still live (and, with
+			// optimistic locking, not stale), and only once.
+			if err := s.claim(ctx, st, &next); err != nil {
+				s.rollBack(ctx, &next)
+				s.unlistKey(ctx, &next.meta, itemKey(s.opts.KeyPrefix, next.id))
+				return err
 			}
 			if st.meta.bound { // it belonged to another user
 				s.unlistKey(ctx, &st.meta, itemKey(s.opts.KeyPrefix, st.id))
@@ -324,6 +329,7 @@ func truncateLabel(label string) string {
 // entry is the sealed part of a session's entry in its user's item.
 type entry struct {
 	created, authTime int64
+	deadline          int64 // the session's absolute deadline, as the sealing server judged it
 	label             string
 }
 
@@ -347,6 +353,7 @@ func (s *Store) openEntry(user [userKeyBytes]byte, handle string, sealed []byte)
 	return entry{
 		created:  int64(binary.BigEndian.Uint64(env.payload)),
 		authTime: int64(binary.BigEndian.Uint64(env.payload[8:])),
+		deadline: env.expires,
 		label:    string(env.payload[16:]),
 	}, true
 }
@@ -710,7 +717,9 @@ func (s *Store) enforceCap(ctx context.Context, m *sessionMeta, listing map[stri
 		case !ok:
 			// Sealed with a key pair this server does not have (a rotation under way), or
 			// foreign: neither counted nor removed.
-		case len(l.keys) == 0 || e.authTime+int64(s.opts.AbsoluteTimeout/time.Second) <= now-margin:
+		case len(l.keys) == 0 || e.deadline <= now-margin:
+			// The deadline sealed by the server that logged the session in, not this
+			// server's WithAbsoluteTimeout: during a rolling change the two differ.
 			dead = append(dead, h)
 		default:
 			others = append(others, candidate{h, e.created})
@@ -777,7 +786,8 @@ func (s *Store) enforceCap(ctx context.Context, m *sessionMeta, listing map[stri
 // liveness reads a listed session's items (strongly consistent) and judges it: live if one
 // of them is a live item of this user's session under this handle, dead if none can be live
 // again (missing, moved, another session's, or expired longer ago than skewMargin), else
-// just ended. A failed read counts as live: nothing is ended or removed on a guess.
+// just ended. A failed read, or an item this server cannot open, counts as live: nothing is
+// ended or removed on a guess.
 func (s *Store) liveness(ctx context.Context, user [userKeyBytes]byte, handle string, keys []string, now int64) int {
 	state := sessionDead
 	for _, key := range keys {
@@ -794,7 +804,12 @@ func (s *Store) liveness(ctx context.Context, user [userKeyBytes]byte, handle st
 			continue
 		}
 		st, _, err := s.parseItem(key, out.Item)
-		if err != nil || !st.meta.bound || st.meta.user != user || handleString(&st.meta) != handle {
+		if err != nil {
+			// Sealed under a key pair this server does not have (a rotation under way), or
+			// corrupt: it may be live, so nothing is ended or removed on its account.
+			return sessionLive
+		}
+		if !st.meta.bound || st.meta.user != user || handleString(&st.meta) != handle {
 			continue
 		}
 		end := min(st.expires, s.deadline(&st.meta))
