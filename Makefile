@@ -87,10 +87,13 @@ bench: dynamodb-local
 	$(GO) run ./bench -doc docs -micro out/bench/micro.txt
 
 ## soak: the chaos soak, longer than in make test (64 clients, SOAK_CYCLES cycles each, about
-## five minutes); rewrites docs/reliability.md with its figures
-SOAK_CYCLES ?= 25
+## five minutes), then the model-based checker on CHECKER_SEEDS seeds (about six minutes);
+## rewrites docs/reliability.md with the figures of both (the checker's section after the soak's)
+SOAK_CYCLES   ?= 25
+CHECKER_SEEDS ?= 60
 soak: dynamodb-local
 	$(GO) test -race -count=1 -run '^TestChaosSoak$$' -timeout 60m -v . -args -soak.cycles $(SOAK_CYCLES) -soak.report docs/reliability.md
+	$(GO) test -race -count=1 -run '^TestModelChecker$$' -timeout 60m -v . -args -checker.seeds $(CHECKER_SEEDS) -checker.report docs/reliability.md
 
 ## lint: gofmt, go vet and staticcheck (pinned), in every module
 lint:
