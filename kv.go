@@ -65,6 +65,8 @@ func (kv *KV) itemKey(i int, key string) string {
 // under an older hash key is still found, and a key deleted under any of them stays
 // deleted: Get then reads the key's item under every key pair (one GetItem each).
 func (kv *KV) Get(ctx context.Context, key string) (value []byte, found bool, err error) {
+	var foundAt int
+	var foundData types.AttributeValue
 	for i := range kv.s.sealer.keys {
 		itemKey := kv.itemKey(i, key)
 		out, err := kv.s.client.GetItem(ctx, &dynamodb.GetItemInput{
@@ -83,8 +85,8 @@ func (kv *KV) Get(ctx context.Context, key string) (value []byte, found bool, er
 			// whatever a server with other key pairs wrote under its own. A value under
 			// this server's first key pair gets the marker too, so that it does not come
 			// back when this marker expires.
-			if found && i > 0 {
-				kv.mark(ctx, kv.itemKey(0, key), out.Item[attrExpires])
+			if found && i > foundAt {
+				kv.mark(ctx, kv.itemKey(foundAt, key), foundData, out.Item[attrExpires])
 			}
 			return nil, false, nil
 		}
@@ -94,13 +96,14 @@ func (kv *KV) Get(ctx context.Context, key string) (value []byte, found bool, er
 		if value, found, err = kv.open(itemKey, out.Item); err != nil {
 			return nil, false, err
 		}
+		foundAt, foundData = i, out.Item[attrData]
 	}
 	return value, found, nil
 }
 
 // mark replaces the value under itemKey with a deletion marker that expires at expires. It
 // is tidying: a failure is logged, and Get keeps finding the older marker until it expires.
-func (kv *KV) mark(ctx context.Context, itemKey string, expires types.AttributeValue) {
+func (kv *KV) mark(ctx context.Context, itemKey string, data, expires types.AttributeValue) {
 	item := map[string]types.AttributeValue{
 		kv.s.opts.PartitionKey: &types.AttributeValueMemberS{Value: itemKey},
 		attrDeleted:            &types.AttributeValueMemberBOOL{Value: true},
@@ -108,7 +111,15 @@ func (kv *KV) mark(ctx context.Context, itemKey string, expires types.AttributeV
 	if expires != nil {
 		item[attrExpires] = expires
 	}
-	if _, err := kv.s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &kv.s.opts.TableName, Item: item}); err != nil {
+	_, err := kv.s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &kv.s.opts.TableName, Item: item,
+		// Only over the value read: a Remove and a new Set since then win.
+		ConditionExpression:       aws.String("#d = :d"),
+		ExpressionAttributeNames:  map[string]string{"#d": attrData},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": data},
+	})
+	var failed *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &failed) {
 		kv.s.opts.Logger.Warn("dynamostore: could not mark a deleted value", "table", kv.s.opts.TableName, "error", err)
 	}
 }

@@ -608,3 +608,120 @@ func TestDeletedKVKeyDoesNotComeBackWhenItsMarkerExpires(t *testing.T) {
 		assert.False(t, found, "reader %d: the deleted key came back", i)
 	}
 }
+
+// putHookClient lets a test hold a PutItem.
+type putHookClient struct {
+	dynamostore.ItemAPI
+	mu    sync.Mutex
+	onPut func(in *dynamodb.PutItemInput)
+}
+
+func (c *putHookClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.mu.Lock()
+	h := c.onPut
+	c.mu.Unlock()
+	if h != nil {
+		h(in)
+	}
+	return c.ItemAPI.PutItem(ctx, in, o...)
+}
+
+// R2-1: liveness counts an item it cannot open as live whatever its clear expires says: a
+// session resealed under a newer key pair that then timed out long ago counts as live on an
+// old server's cap, which ends the oldest live session in its place (defect 3 again, during a
+// rotation).
+func TestCapDoesNotCountAnExpiredItemItCannotOpen(t *testing.T) {
+	t.Parallel()
+	opts := []dynamostore.Option{dynamostore.WithMaxSessionsPerUser(2), dynamostore.WithCookieMaxAge(0), dynamostore.WithLifetime(time.Hour)}
+	f := newFixture(t, opts...)
+	oldSrv := f.store
+	newSrv := f.newStore(append(opts, dynamostore.WithKeyPairs(hashKey2, nil, hashKey1, blockKey1))...)
+	a, b, c := newBrowser(), newBrowser(), newBrowser()
+	a.login(t, oldSrv, "ada") // the oldest
+	f.clock.Advance(time.Minute)
+	b.login(t, oldSrv, "ada")
+	_, err := b.visit(t, newSrv, func(s *sessions.Session) bool { s.Values["n"] = 1; return true }) // resealed under K2
+	require.NoError(t, err)
+	for range 5 { // a stays active; b times out (its expires attribute is 40 minutes past)
+		f.clock.Advance(20 * time.Minute)
+		_, err := a.visit(t, oldSrv, func(s *sessions.Session) bool { s.Values["n"] = f.clock.Now().Unix(); return true })
+		require.NoError(t, err)
+	}
+	require.True(t, b.current(t, newSrv).IsNew, "b has timed out")
+	c.login(t, oldSrv, "ada")
+	assert.False(t, a.current(t, oldSrv).IsNew, "a is live: two live sessions (a, c) are within the cap")
+}
+
+// R2-2: KV.Get's mark is an unconditional PutItem: a mark computed from a read that a
+// Remove and a fresh Set have since overtaken overwrites the fresh value with a deletion
+// marker. The Set returned nil, its value is gone, and every later Set fails for Lifetime.
+func TestKVMarkDoesNotOverwriteALaterSet(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, dynamostore.WithLifetime(time.Hour))
+	ctx := context.Background()
+	oldKV := f.store.KV("kv")
+	pc := &putHookClient{ItemAPI: f.client}
+	newStore, err := dynamostore.New(pc, dynamostore.WithTableName(f.table), dynamostore.WithClock(f.clock.Now),
+		dynamostore.WithLifetime(time.Hour), dynamostore.WithKeyPairs(hashKey2, nil, hashKey1, blockKey1))
+	require.NoError(t, err)
+	newKV := newStore.KV("kv")
+	exp := f.clock.Now().Add(48 * time.Hour)
+
+	require.NoError(t, newKV.Set(ctx, "k", []byte("v1"), exp)) // under K2
+	require.NoError(t, oldKV.Delete(ctx, "k"))                 // marker under K1 only
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	pc.mu.Lock()
+	pc.onPut = func(in *dynamodb.PutItemInput) {
+		if _, marker := in.Item["deleted"]; marker {
+			once.Do(func() { close(held); <-release })
+		}
+	}
+	pc.mu.Unlock()
+	done := make(chan struct{})
+	go func() { // a slow reader: it read v1 and the K1 marker, its mark is in flight
+		defer close(done)
+		_, found, err := newKV.Get(ctx, "k")
+		assert.NoError(t, err)
+		assert.False(t, found)
+	}()
+	<-held
+	require.NoError(t, newKV.Remove(ctx, "k"))                 // removes both items, markers too
+	require.NoError(t, newKV.Set(ctx, "k", []byte("v2"), exp)) // "a later Set stores it again"
+	close(release)
+	<-done
+
+	v, found, err := newKV.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.True(t, found, "the Set after Remove returned nil: its value must be found")
+	assert.Equal(t, []byte("v2"), v)
+	assert.NoError(t, newKV.Set(ctx, "k", []byte("v3"), exp), "no Delete since the Remove")
+}
+
+// R2-3: Get marks the value under its own first key pair, not the one where it found the
+// value: with three key pairs ([K3, K2, K1], a value under K2, a marker under K1) it marks K3,
+// and the value under K2 comes back on a [K2, K1] server once the K1 marker expires.
+func TestKVMarkLandsWhereTheValueIs(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, dynamostore.WithLifetime(time.Hour))
+	ctx := context.Background()
+	k1 := f.store.KV("kv")
+	k21 := f.newStore(dynamostore.WithLifetime(time.Hour), dynamostore.WithKeyPairs(hashKey2, nil, hashKey1, blockKey1)).KV("kv")
+	k321 := f.newStore(dynamostore.WithLifetime(time.Hour), dynamostore.WithKeyPairs([]byte("k3k3k3k3k3k3k3k3k3k3k3k3k3k3k3k3"), nil, hashKey2, nil, hashKey1, blockKey1)).KV("kv")
+	require.NoError(t, k21.Set(ctx, "k", []byte("v1"), f.clock.Now().Add(48*time.Hour))) // under K2
+	require.NoError(t, k1.Delete(ctx, "k"))                                              // marker under K1
+	_, found, err := k321.Get(ctx, "k")                                                  // finds the value under K2 and the marker: marks
+	require.NoError(t, err)
+	require.False(t, found)
+
+	f.clock.Advance(2 * time.Hour) // the markers expire: TTL removes them
+	for _, it := range f.items() {
+		if _, ok := it["deleted"]; ok {
+			_, err := f.ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &f.table, Key: map[string]types.AttributeValue{"id": it["id"]}})
+			require.NoError(t, err)
+		}
+	}
+	_, found, err = k21.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.False(t, found, "the deleted key came back")
+}

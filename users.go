@@ -786,8 +786,8 @@ func (s *Store) enforceCap(ctx context.Context, m *sessionMeta, listing map[stri
 // liveness reads a listed session's items (strongly consistent) and judges it: live if one
 // of them is a live item of this user's session under this handle, dead if none can be live
 // again (missing, moved, another session's, or expired longer ago than skewMargin), else
-// just ended. A failed read, or an item this server cannot open, counts as live: nothing is
-// ended or removed on a guess.
+// just ended. A failed read, or an item this server cannot open whose clear expiry has not
+// passed, counts as live: nothing is ended or removed on a guess.
 func (s *Store) liveness(ctx context.Context, user [userKeyBytes]byte, handle string, keys []string, now int64) int {
 	state := sessionDead
 	for _, key := range keys {
@@ -805,6 +805,14 @@ func (s *Store) liveness(ctx context.Context, user [userKeyBytes]byte, handle st
 		}
 		st, _, err := s.parseItem(key, out.Item)
 		if err != nil {
+			// The clear expires attribute is never later than the sealed one (parseItem
+			// takes the earlier): an item past it is over, whoever sealed it.
+			if exp, xerr := numberAttr(out.Item, attrExpires); xerr == nil && exp <= now {
+				if exp > now-int64(skewMargin/time.Second) {
+					state = sessionEnded
+				}
+				continue
+			}
 			// Sealed under a key pair this server does not have (a rotation under way), or
 			// corrupt: it may be live, so nothing is ended or removed on its account.
 			return sessionLive
