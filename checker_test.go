@@ -52,9 +52,6 @@ var (
 	checkerOut    = flag.String("checker.out", "out/checker", "TestModelChecker: where porcupine's visualisations of violations go")
 )
 
-// checkerOnByDefault turns the short run on in every `go test` (and so in make test).
-const checkerOnByDefault = true
-
 // The short run: these seeds, checkerShortRounds rounds each (well under a minute with -race
 // on two cores). They are even seeds, which run with optimistic locking: without it, an SDK
 // retry of a Save whose first attempt was applied can apply it again after another request's
@@ -109,14 +106,11 @@ const (
 	chkFaultApplied5 = "applied-then-500"
 )
 
-// TestModelChecker runs the checker: the short run in `make test` (once the checker is on),
+// TestModelChecker runs the checker: the short run in `make test`,
 // many seeds in `make soak`. A failure names the seed (rerun it with -checker.seed) and
 // writes porcupine's visualisation of each non-linearizable history under -checker.out.
 func TestModelChecker(t *testing.T) {
 	seeds, rounds := checkerSeedsToRun()
-	if seeds == nil {
-		t.Skip("the model-based checker is off until issue 19's defects are mended: DYNAMOSTORE_CHECKER=1 or -checker.seeds N runs it")
-	}
 	if *checkerRounds > 0 {
 		rounds = *checkerRounds
 	}
@@ -161,10 +155,8 @@ func checkerSeedsToRun() ([]uint64, int) {
 			seeds[i] = uint64(i + 1)
 		}
 		return seeds, checkerShortRounds
-	case checkerOnByDefault || os.Getenv("DYNAMOSTORE_CHECKER") == "1":
-		return checkerShortSeeds, checkerShortRounds
 	}
-	return nil, 0
+	return checkerShortSeeds, checkerShortRounds
 }
 
 func chkOr(s, def string) string {
@@ -1780,7 +1772,7 @@ func (c *chkTotals) writeReport(path string, rounds int) error {
 	line("")
 	line("Written by `make soak` (%s, Go %s, %d CPUs, DynamoDB Local 3.3.0): `TestModelChecker`, %d seeds of %d rounds",
 		time.Now().UTC().Format("2006-01-02"), runtime.Version(), runtime.NumCPU(), c.seeds, rounds)
-	line("(`go test -race -run '^TestModelChecker$' . -args -checker.seeds %d`; `make test` runs seeds %v when it is on).", c.seeds, checkerShortSeeds)
+	line("(`go test -race -run '^TestModelChecker$' . -args -checker.seeds %d`; `make test` runs seeds %v).", c.seeds, checkerShortSeeds)
 	line("")
 	line("%d browsers with cookie jars, over %d users with `WithMaxSessionsPerUser(%d)`, make seeded random requests: Get, Save", chkBrowsers, len(chkUsers), chkMaxSessions)
 	line("with changed values, Regenerate, Login, re-authentication, Login as another user, Delete, Delete then Login in the")

@@ -80,7 +80,7 @@ func Example() {
 	// visit 3
 }
 
-// At login, Regenerate gives the session a new ID and deletes the old item, so an ID an
+// At login, Regenerate gives the session a new ID and ends the old item, so an ID an
 // attacker planted before the login is worthless. At logout, Delete removes the item.
 func ExampleStore_Regenerate() {
 	endpoint, stop := exampleEndpoint()

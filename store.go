@@ -410,13 +410,7 @@ func (s *Store) claim(ctx context.Context, prev, next *sessionState) error {
 		":m":   mark,
 		":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(next.written, 10)},
 	}
-	cond := s.exprs.claimCond
-	if s.opts.OptimisticLocking {
-		if cond = s.exprs.claimCondUnversioned; prev.version != 0 {
-			values[":pv"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(prev.version, 10)}
-			cond = s.exprs.claimCondVersion
-		}
-	}
+	cond := s.lockedCond(prev, values, s.exprs.claimCond, s.exprs.claimCondUnversioned, s.exprs.claimCondVersion)
 	var tries attempts
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           &s.opts.TableName,
@@ -464,6 +458,20 @@ func (s *Store) claim(ctx context.Context, prev, next *sessionState) error {
 func liveAt(item map[string]types.AttributeValue, now int64) bool {
 	expires, err := numberAttr(item, attrExpires)
 	return item != nil && item[attrMoved] == nil && err == nil && expires > now
+}
+
+// lockedCond picks the condition of a write over prev: base, or with optimistic locking the
+// variant that requires prev's version (adding it to values), or no version at all for an
+// item written before locking was turned on.
+func (s *Store) lockedCond(prev *sessionState, values map[string]types.AttributeValue, base, unversioned, versioned *string) *string {
+	switch {
+	case !s.opts.OptimisticLocking:
+		return base
+	case prev.version == 0:
+		return unversioned
+	}
+	values[":pv"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(prev.version, 10)}
+	return versioned
 }
 
 // claimedBy reports whether item is the tombstone a claim with mark left.
@@ -754,14 +762,10 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body seale
 		":e":   item[attrExpires],
 		":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(next.written, 10)},
 	}
-	cond := s.exprs.updateCond
 	if s.opts.OptimisticLocking {
 		values[":v"] = item[attrVersion]
-		if cond = s.exprs.updateCondUnversioned; prev.version != 0 {
-			values[":pv"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(prev.version, 10)}
-			cond = s.exprs.updateCondVersion
-		}
 	}
+	cond := s.lockedCond(prev, values, s.exprs.updateCond, s.exprs.updateCondUnversioned, s.exprs.updateCondVersion)
 	var tries attempts
 	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           &s.opts.TableName,

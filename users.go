@@ -728,7 +728,11 @@ func (s *Store) enforceCap(ctx context.Context, m *sessionMeta, listing map[stri
 	if len(others)+1 > s.opts.MaxSessionsPerUser || len(revoking) > 0 {
 		var mu sync.Mutex
 		states := map[string]int{}
-		forEach(append(handlesOf(others, func(c candidate) string { return c.handle }), revoking...), func(h string) {
+		toRead := slices.Clone(revoking)
+		for _, c := range others {
+			toRead = append(toRead, c.handle)
+		}
+		forEach(toRead, func(h string) {
 			st := s.liveness(ctx, m.user, h, listing[h].keys, now)
 			mu.Lock()
 			states[h] = st
@@ -829,14 +833,6 @@ func (s *Store) liveness(ctx context.Context, user [userKeyBytes]byte, handle st
 		}
 	}
 	return state
-}
-
-func handlesOf[T any](items []T, name func(T) string) []string {
-	out := make([]string, len(items))
-	for i, it := range items {
-		out[i] = name(it)
-	}
-	return out
 }
 
 // forEach runs fn for every item, userWorkers at a time.
