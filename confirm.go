@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"sync/atomic"
 
@@ -19,6 +20,8 @@ import (
 // The SDK retries a call whose answer did not arrive (a reset connection, a timeout, a 500)
 // and DynamoDB may have applied the first attempt. Every write of the store is conditional,
 // so such a retry fails its own condition against the item that the first attempt wrote.
+// An update without optimistic locking is conditioned on the header of the envelope it
+// replaces, which carries that write's token, so a retry never lands on a later write.
 // Every envelope carries a random write token (item.go), and every conditional write asks for
 // the item it failed against (ReturnValuesOnConditionCheckFailure = ALL_OLD), so the store
 // recognises its own write there and reports success (create and update in store.go).
@@ -40,6 +43,18 @@ func sameWrite(item, sent map[string]types.AttributeValue) bool {
 	}
 	want := sent[attrData].(*types.AttributeValueMemberB)
 	return bytes.Equal(have.Value, want.Value)
+}
+
+// envelopeHeader returns the header and token of the envelope in item, or zeros when item
+// holds none of version 2. It does not authenticate the envelope: a condition on a forged
+// header can only make a write replace the forgery.
+func envelopeHeader(item map[string]types.AttributeValue) (h envelopeHeaderBytes, token uint64) {
+	data, ok := item[attrData].(*types.AttributeValueMemberB)
+	if !ok || len(data.Value) < headerLength+macLength || data.Value[0] != envelopeVersion {
+		return h, 0
+	}
+	copy(h[:], data.Value)
+	return h, binary.BigEndian.Uint64(h[headerLength1:])
 }
 
 // ownWrite notes a write whose condition failed against the write itself: an earlier attempt

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -370,16 +371,14 @@ func newScriptedFixture(t *testing.T, opts ...dynamostore.Option) (*fixture, *sc
 func TestConflictOnTopOfOwnAppliedWriteIsOutcomeUnknown(t *testing.T) {
 	t.Parallel()
 	f, st := newScriptedFixture(t, dynamostore.WithOptimisticLocking(true))
-	other, err := dynamostore.New(f.ddb, dynamostore.WithTableName(f.table), dynamostore.WithKeyPairs(hashKey1, blockKey1),
-		dynamostore.WithClock(f.clock.Now), dynamostore.WithOptimisticLocking(true))
-	require.NoError(t, err)
+	other := f.otherServer(t, dynamostore.WithOptimisticLocking(true))
 	increment := func(s *sessions.Session) bool {
 		n, _ := s.Values["n"].(int)
 		s.Values["n"] = n + 1
 		return true
 	}
 	b := newBrowser()
-	_, err = b.visit(t, f.store, increment) // n = 1
+	_, err := b.visit(t, f.store, increment) // n = 1
 	require.NoError(t, err)
 	var otherErr error
 	st.then("UpdateItem", applyThenLose(st.base, func() {
@@ -401,6 +400,103 @@ func TestConflictOnTopOfOwnAppliedWriteIsOutcomeUnknown(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 3, f.stored(t, b)["n"], "two increments intended")
 	}
+}
+
+// Without optimistic locking, as above: the first attempt of an UpdateItem is applied and its
+// answer lost; another request loads the session, which holds our write, and writes its own;
+// then the SDK's retry, conditioned only on the session being live, applied our write again
+// on top of it. Both Saves returned nil and the other request's write was lost (the checker
+// found it in seeds 35 and 37 of make soak).
+func TestRetriedSaveWithoutLockingDoesNotOverwriteALaterWrite(t *testing.T) {
+	t.Parallel()
+	f, st := newScriptedFixture(t)
+	other := f.otherServer(t)
+	b := f.withSession(t)
+	var otherErr error
+	st.then("UpdateItem", applyThenLose(st.base, func() {
+		r := b.request(context.Background())
+		s, err := other.Get(r, cookieName)
+		if err == nil {
+			if s.Values["cart"] != "book" {
+				err = errors.New("the other request does not see our write")
+			}
+			s.Values["cart"] = "book, pen"
+			err = errors.Join(err, other.Save(r, httptest.NewRecorder(), s))
+		}
+		otherErr = err
+	}))
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["cart"] = "book"; return true })
+	require.NoError(t, otherErr)
+	assert.Equal(t, "book, pen", f.stored(t, b)["cart"], "the later write survives the retry of the earlier one")
+	assert.ErrorIs(t, err, dynamostore.ErrOutcomeUnknown, "another write sits on top of ours, which may have come before it")
+}
+
+// Without optimistic locking the last writer wins: a Save whose copy another request wrote
+// over since the load still lands, in one more round, on top of that write.
+func TestSaveWithoutLockingWinsOverAWriteSinceTheLoad(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b := f.withSession(t)
+	slowReq, slow := b.copy(t, f.store)
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["theme"] = "dark"; return true })
+	require.NoError(t, err)
+	updates := f.client.updates.Load()
+	slow.Values["user"] = "eve"
+	require.NoError(t, f.store.Save(slowReq, httptest.NewRecorder(), slow))
+	assert.Equal(t, int64(2), f.client.updates.Load()-updates, "one round lost to the other write, one landed")
+	assert.Equal(t, "eve", f.stored(t, b)["user"])
+	assert.Nil(t, f.stored(t, b)["theme"], "the last writer wins, with the values it saved")
+}
+
+// A touch (same values, only the expiry moves) of a copy that another request wrote over
+// since the load must not put the old values back: that write has refreshed the session.
+// Before the writes were conditioned on what they replace, a read-only request that
+// happened to touch undid a login or a cart change made beside it.
+func TestTouchDoesNotUndoAWriteSinceTheLoad(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b := f.withSession(t)
+	slowReq, slow := b.copy(t, f.store)
+	f.clock.Advance(2 * time.Hour) // past the touch interval
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["cart"] = "book"; return true })
+	require.NoError(t, err)
+	updates := f.client.updates.Load()
+	require.NoError(t, f.store.Save(slowReq, httptest.NewRecorder(), slow))
+	assert.Equal(t, int64(1), f.client.updates.Load()-updates, "the touch was sent, and lost to the other write")
+	assert.Equal(t, "book", f.stored(t, b)["cart"], "the touch left the other write be")
+}
+
+// The second round of an unlocked Save, over the write it found, is blind but for the session
+// being live: it is a single attempt, since an SDK retry of it, after an applied attempt
+// whose answer was lost, could land on a later request's write.
+func TestSaveWithoutLockingSendsItsSecondRoundOnce(t *testing.T) {
+	t.Parallel()
+	f, st := newScriptedFixture(t)
+	other := f.otherServer(t)
+	b := f.withSession(t)
+	otherWrites := func(user string) error {
+		req := b.request(context.Background())
+		s, err := other.Get(req, cookieName)
+		if err != nil {
+			return err
+		}
+		s.Values["user"] = user
+		return other.Save(req, httptest.NewRecorder(), s)
+	}
+	var otherErr error
+	st.then("UpdateItem",
+		func(r *http.Request) (*http.Response, error) { // round 1 loses to another write
+			if err := otherWrites("bob"); err != nil {
+				return nil, err
+			}
+			return st.base.RoundTrip(r)
+		},
+		applyThenLose(st.base, func() { otherErr = otherWrites("cy") }), // round 2 lands, its answer is lost
+		answer(http.StatusInternalServerError, "InternalServerError", "an SDK retry of round 2 would be sent"))
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
+	require.NoError(t, otherErr)
+	assert.Equal(t, "cy", f.stored(t, b)["user"], "the write after round 2 survives")
+	assert.ErrorIs(t, err, dynamostore.ErrOutcomeUnknown, "round 2 was applied before that write, or not at all")
 }
 
 // The first attempt is applied and its answer lost; the retry gets a non-retryable answer

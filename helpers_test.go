@@ -150,6 +150,16 @@ func (f *fixture) newStore(opts ...dynamostore.Option) *dynamostore.Store {
 	return s
 }
 
+// otherServer returns another store on the fixture's table, as another server would run it:
+// through the plain client, outside any scripted faults.
+func (f *fixture) otherServer(t *testing.T, opts ...dynamostore.Option) *dynamostore.Store {
+	t.Helper()
+	base := []dynamostore.Option{dynamostore.WithTableName(f.table), dynamostore.WithKeyPairs(hashKey1, blockKey1), dynamostore.WithClock(f.clock.Now)}
+	s, err := dynamostore.New(f.ddb, append(base, opts...)...)
+	require.NoError(t, err)
+	return s
+}
+
 // withSession returns a browser whose stored session holds user=ada.
 func (f *fixture) withSession(t *testing.T) *browser {
 	t.Helper()
@@ -202,6 +212,15 @@ func (b *browser) visit(t *testing.T, store *dynamostore.Store, fn func(s *sessi
 }
 
 // load returns the session the browser's cookie leads to, without saving.
+// copy loads the browser's session in a request that the test finishes later: a slow request.
+func (b *browser) copy(t *testing.T, store *dynamostore.Store) (*http.Request, *sessions.Session) {
+	t.Helper()
+	r := b.request(context.Background())
+	s, err := store.Get(r, cookieName)
+	require.NoError(t, err)
+	return r, s
+}
+
 func (b *browser) load(t *testing.T, store *dynamostore.Store) (*sessions.Session, error) {
 	t.Helper()
 	return store.New(b.request(context.Background()), cookieName)

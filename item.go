@@ -93,6 +93,11 @@ const (
 
 var errEnvelope = errors.New("malformed envelope")
 
+// envelopeHeaderBytes is the start of a version 2 envelope: version, flags, expires and
+// token. Its token names the write, so a condition on it (begins_with) holds only while the
+// item still holds that write. It is zero when unknown, or for a version 1 envelope.
+type envelopeHeaderBytes [headerLength]byte
+
 type itemKeys struct {
 	mac  *sync.Pool  // of HMAC-SHA256 states under the item MAC key, reset before each use
 	user []byte      // keys the hash of user IDs (users.go)

@@ -143,9 +143,7 @@ func TestAppliedWriteAnswered5xxOnItsOnlyAttemptIsConfirmed(t *testing.T) {
 func TestWriteUnderAnotherRequestsWriteIsOutcomeUnknown(t *testing.T) {
 	t.Parallel()
 	f, st := newScriptedFixture(t)
-	other, err := dynamostore.New(f.ddb, dynamostore.WithTableName(f.table), dynamostore.WithKeyPairs(hashKey1, blockKey1),
-		dynamostore.WithClock(f.clock.Now))
-	require.NoError(t, err)
+	other := f.otherServer(t)
 	b := f.withSession(t)
 	reset := func(*http.Request) (*http.Response, error) {
 		return nil, &net.OpError{Op: "write", Net: "tcp", Err: syscall.ECONNRESET}
@@ -160,7 +158,7 @@ func TestWriteUnderAnotherRequestsWriteIsOutcomeUnknown(t *testing.T) {
 		}
 		otherErr = err
 	}), reset, reset)
-	_, err = b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
+	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
 	require.NoError(t, otherErr)
 	stored := f.stored(t, b)
 	require.Equal(t, "eve", stored["user"], "our write landed")

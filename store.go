@@ -53,6 +53,7 @@ type expressions struct {
 	updateCond            *string // the item exists and has not expired
 	updateCondUnversioned *string // ... and has no version yet (optimistic locking turned on later)
 	updateCondVersion     *string // ... and has the loaded version
+	updateCondSeen        *string // without optimistic locking: ... and still holds the write it replaces
 	claimNames            map[string]string
 	claimSet              *string // turns a moved session's old item into a tombstone
 	claimCond             *string // the old item is still the live session, and unclaimed
@@ -76,6 +77,10 @@ func newExpressions(o *Options) expressions {
 		claimSet:  aws.String("SET #m = :m REMOVE #d"),
 		claimCond: aws.String("attribute_exists(#k) AND #e > :now AND attribute_not_exists(#m)"),
 	}
+	// Without locking the last writer wins, but only over a write it has seen: an SDK retry
+	// of a write DynamoDB had applied must not land again on top of a later request's write.
+	// The header of an envelope names its write (item.go).
+	e.updateCondSeen = aws.String(*e.updateCond + " AND begins_with(#d, :h)")
 	if o.OptimisticLocking {
 		// A stale copy is not moved either: the claim checks the version as an update does.
 		e.claimNames["#v"] = attrVersion
@@ -314,7 +319,7 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 		next.id = sess.ID
 		next.cookie = st.cookie
 		next.version = st.version + 1
-		if err := s.update(ctx, st, &next, body); err != nil {
+		if err := s.update(ctx, st, &next, body, st.fp.equal(next.fp)); err != nil {
 			return false, err
 		}
 		s.tracked.set(sess, &next)
@@ -671,6 +676,9 @@ func (s *Store) parseItem(key string, item map[string]types.AttributeValue) (ses
 	// The expires attribute is for TTL; the authenticated copy decides, unless the attribute
 	// was set earlier (then TTL is about to remove the item anyway).
 	st.expires, st.token = env.expires, env.token
+	if env.version == envelopeVersion {
+		copy(st.header[:], data.Value)
+	}
 	if attr, err := numberAttr(item, attrExpires); err == nil && attr < env.expires {
 		st.expires = attr
 	}
@@ -698,6 +706,7 @@ func (s *Store) item(key string, st *sessionState, body sealedBody) (map[string]
 		return nil, err
 	}
 	st.token = token
+	copy(st.header[:], env)
 	keyValue := st.keyAttr[s.opts.PartitionKey] // the load's, when the ID is the same
 	if keyValue == nil {
 		keyValue = &types.AttributeValueMemberS{Value: key}
@@ -746,7 +755,15 @@ func (s *Store) create(ctx context.Context, next *sessionState, body sealedBody)
 // update rewrites a loaded item, only while it exists, has not expired and (with optimistic
 // locking) still has the version that was loaded. A failed condition is success if the item
 // holds this very write (an SDK retry after a lost answer).
-func (s *Store) update(ctx context.Context, prev, next *sessionState, body sealedBody) error {
+//
+// Without optimistic locking the last writer wins, but only over a write it has seen: the
+// update is conditioned on the envelope it replaces, so an SDK retry of an attempt that was
+// applied never lands on a later request's write. If another request wrote the session since
+// the load and this call made a single attempt (none of it applied), the update is sent once
+// more, over that write, as a single attempt that the SDK does not retry; unless this update
+// only touches the session (same values, a later expiry): the other write has refreshed the
+// session, and a touch never undoes a change it did not see.
+func (s *Store) update(ctx context.Context, prev, next *sessionState, body sealedBody, touch bool) error {
 	key, keyAttr := prev.key, prev.keyAttr // the same ID: computed once, at the load
 	if key == "" || prev.id != next.id {
 		key = itemKey(s.opts.KeyPrefix, next.id)
@@ -766,36 +783,93 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body seale
 		values[":v"] = item[attrVersion]
 	}
 	cond := s.lockedCond(prev, values, s.exprs.updateCond, s.exprs.updateCondUnversioned, s.exprs.updateCondVersion)
+	if !s.opts.OptimisticLocking && prev.header[0] == envelopeVersion { // version 1 names no write
+		cond = s.exprs.updateCondSeen
+		values[":h"] = &types.AttributeValueMemberB{Value: prev.header[:]}
+	}
+	u := updateCall{key: key, keyAttr: keyAttr, cond: cond, values: values, item: item, prevToken: prev.token}
+	found, err := s.sendUpdate(ctx, &u, next)
+	if found == nil {
+		return err
+	}
+	if touch {
+		next.header, next.token = envelopeHeader(found) // the write the session now holds
+		return nil
+	}
+	delete(values, ":h")
+	_, u.prevToken = envelopeHeader(found)
+	u.cond, u.once = s.exprs.updateCond, true
+	if found, err = s.sendUpdate(ctx, &u, next); found != nil { // no part of the condition can fail so
+		return s.logged(&OpError{Op: "UpdateItem", Table: s.opts.TableName, Err: errors.New("the condition failed against a live session item")})
+	}
+	return err
+}
+
+// updateCall is one UpdateItem of update.
+type updateCall struct {
+	key       string
+	keyAttr   map[string]types.AttributeValue
+	cond      *string
+	values    map[string]types.AttributeValue
+	item      map[string]types.AttributeValue // the item as this write leaves it
+	prevToken uint64                          // the token of the write it replaces
+	once      bool                            // a single attempt: the SDK does not retry it
+}
+
+// sendUpdate sends u and tells what its answer means. found is another request's write that
+// u, without optimistic locking, lost to in a single attempt: nothing of u was applied.
+func (s *Store) sendUpdate(ctx context.Context, u *updateCall, next *sessionState) (found map[string]types.AttributeValue, err error) {
 	var tries attempts
+	optFns := []func(*dynamodb.Options){tries.option}
+	if u.once {
+		optFns = append(optFns, singleAttempt)
+	}
 	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           &s.opts.TableName,
-		Key:                                 keyAttr,
+		Key:                                 u.keyAttr,
 		UpdateExpression:                    s.exprs.updateSet,
-		ConditionExpression:                 cond,
+		ConditionExpression:                 u.cond,
 		ExpressionAttributeNames:            s.exprs.updateNames,
-		ExpressionAttributeValues:           values,
+		ExpressionAttributeValues:           u.values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}, tries.option)
+	}, optFns...)
 	var failed *types.ConditionalCheckFailedException
 	switch {
 	case err == nil:
-		return nil
+		return nil, nil
 	case !errors.As(err, &failed):
-		return s.confirm(ctx, "UpdateItem", key, item, prev.token, tries.n.Load(), err)
-	case sameWrite(failed.Item, item):
+		return nil, s.confirm(ctx, "UpdateItem", u.key, u.item, u.prevToken, tries.n.Load(), err)
+	case sameWrite(failed.Item, u.item):
 		s.ownWrite("UpdateItem")
-		return nil
+		return nil, nil
 	case failed.Item == nil, failed.Item[attrMoved] != nil: // deleted, or moved to a new ID
-		return ErrSessionGone
+		return nil, ErrSessionGone
 	}
 	// Tell an expired session from a concurrent write.
 	if expires, err := numberAttr(failed.Item, attrExpires); err != nil || expires <= next.written {
-		return ErrSessionGone
+		return nil, ErrSessionGone
 	}
+	if s.opts.OptimisticLocking {
+		return nil, s.conflict(next, failed.Item, err)
+	}
+	// Another request wrote the session. Only a single attempt proves that nothing of this
+	// call was applied before that write (a client that does not count, such as DAX, says 0).
+	if n := tries.n.Load(); n != 1 {
+		return nil, s.logged(&OpError{Op: "UpdateItem", Table: s.opts.TableName, OutcomeUnknown: true,
+			Err: fmt.Errorf("the session was written by another request, and this write, sent %d times, may have come before: %w", n, err)})
+	}
+	return failed.Item, nil
+}
+
+// singleAttempt turns off the SDK's retries for one call.
+func singleAttempt(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
+
+// conflict is the answer to an update with optimistic locking that found another version.
+func (s *Store) conflict(next *sessionState, found map[string]types.AttributeValue, err error) error {
 	// A version past the one this write makes may sit on top of this very write, applied by
 	// an earlier attempt and then overwritten by another request: that is no proof of a
 	// conflict, and reloading to apply the change again could apply it twice.
-	if v, verr := numberAttr(failed.Item, attrVersion); verr == nil && v > next.version {
+	if v, verr := numberAttr(found, attrVersion); verr == nil && v > next.version {
 		return s.logged(&OpError{Op: "UpdateItem", Table: s.opts.TableName, OutcomeUnknown: true,
 			Err: fmt.Errorf("the session was written again after version %d, and this write may have come before: %w", next.version, err)})
 	}
@@ -811,6 +885,7 @@ type sessionState struct {
 	stored     bool                            // an item exists under id
 	fp         fingerprint                     // of the values last loaded or written (see digest.go)
 	token      uint64                          // the write token of the stored envelope (zero for version 1)
+	header     envelopeHeaderBytes             // the stored envelope's header, which names its write (version 2)
 	written    int64                           // epoch seconds of the last write (set for writes only)
 	expires    int64                           // epoch seconds when the item expires
 	version    int64                           // item version with optimistic locking
