@@ -175,7 +175,10 @@ func serverError(err error) bool {
 // attempts counts the attempts of one call as the SDK's retry loop makes them (it runs in
 // the Finalize step, after the retry middleware), so that a failed write can tell whether an
 // earlier attempt may have been applied. Pass its option to the call.
-type attempts struct{ n atomic.Int32 }
+type attempts struct {
+	n      atomic.Int32
+	unsure atomic.Int32 // attempts that failed without DynamoDB's refusal: they may have been applied
+}
 
 func (a *attempts) option(o *dynamodb.Options) {
 	o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
@@ -187,8 +190,18 @@ func (a *attempts) ID() string { return "dynamostore.CountAttempts" }
 
 func (a *attempts) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 	a.n.Add(1)
-	return next.HandleFinalize(ctx, in)
+	out, md, err := next.HandleFinalize(ctx, in)
+	var apiErr smithy.APIError
+	if err != nil && (!errors.As(err, &apiErr) || serverError(err)) {
+		a.unsure.Add(1) // a network error, a timeout, a 5xx: not a refusal
+	}
+	return out, md, err
 }
+
+// noneApplied reports whether the call is known to have made attempts, each refused by
+// DynamoDB (a failed condition, throttling): none of them was applied. A client that does
+// not run the SDK's middleware (DAX, a fake) counts none, and so proves nothing.
+func (a *attempts) noneApplied() bool { return a.n.Load() > 0 && a.unsure.Load() == 0 }
 
 // retryables is the SDK's own classification, plus the codes of DynamoDB's 5xx answers for
 // errors that do not carry their HTTP status (from a DAX client or a fake).

@@ -319,7 +319,7 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 		next.id = sess.ID
 		next.cookie = st.cookie
 		next.version = st.version + 1
-		if err := s.update(ctx, st, &next, body, st.fp.equal(next.fp)); err != nil {
+		if err := s.update(ctx, st, &next, body, s.touches(st, &next)); err != nil {
 			return false, err
 		}
 		s.tracked.set(sess, &next)
@@ -512,6 +512,17 @@ func (s *Store) lifetime(o *sessions.Options) time.Duration {
 	return s.opts.Lifetime
 }
 
+// touches reports whether next only moves prev's expiry: the same values, and the lifetime
+// prev was written with (as far as the absolute timeout allows). A Save that changes the
+// lifetime (a "remember me" turned on or off) is a change like any other.
+func (s *Store) touches(prev, next *sessionState) bool {
+	if !prev.fp.equal(next.fp) || prev.meta.written == 0 {
+		return false
+	}
+	lifetime := prev.expires - prev.meta.written
+	return next.expires == min(next.meta.written+lifetime, s.deadline(&next.meta))
+}
+
 // touchInterval is capped at a tenth of the lifetime so an active session never expires.
 func (s *Store) touchInterval(lifetime time.Duration) time.Duration {
 	return min(*s.opts.TouchInterval, lifetime/10)
@@ -678,6 +689,8 @@ func (s *Store) parseItem(key string, item map[string]types.AttributeValue) (ses
 	st.expires, st.token = env.expires, env.token
 	if env.version == envelopeVersion {
 		copy(st.header[:], data.Value)
+	} else {
+		st.v1Data = data.Value
 	}
 	if attr, err := numberAttr(item, attrExpires); err == nil && attr < env.expires {
 		st.expires = attr
@@ -783,11 +796,17 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body seale
 		values[":v"] = item[attrVersion]
 	}
 	cond := s.lockedCond(prev, values, s.exprs.updateCond, s.exprs.updateCondUnversioned, s.exprs.updateCondVersion)
-	if !s.opts.OptimisticLocking && prev.header[0] == envelopeVersion { // version 1 names no write
-		cond = s.exprs.updateCondSeen
-		values[":h"] = &types.AttributeValueMemberB{Value: prev.header[:]}
+	if !s.opts.OptimisticLocking {
+		switch {
+		case prev.header[0] == envelopeVersion:
+			cond = s.exprs.updateCondSeen
+			values[":h"] = &types.AttributeValueMemberB{Value: prev.header[:]}
+		case prev.v1Data != nil: // no token: the whole envelope names the write
+			cond = s.exprs.updateCondSeen
+			values[":h"] = &types.AttributeValueMemberB{Value: prev.v1Data}
+		}
 	}
-	u := updateCall{key: key, keyAttr: keyAttr, cond: cond, values: values, item: item, prevToken: prev.token}
+	u := updateCall{key: key, keyAttr: keyAttr, cond: cond, values: values, item: item, prevToken: prev.token, touch: touch}
 	found, err := s.sendUpdate(ctx, &u, next)
 	if found == nil {
 		return err
@@ -814,10 +833,13 @@ type updateCall struct {
 	item      map[string]types.AttributeValue // the item as this write leaves it
 	prevToken uint64                          // the token of the write it replaces
 	once      bool                            // a single attempt: the SDK does not retry it
+	touch     bool                            // the same values and lifetime: only the expiry moves
 }
 
 // sendUpdate sends u and tells what its answer means. found is another request's write that
-// u, without optimistic locking, lost to in a single attempt: nothing of u was applied.
+// u, without optimistic locking, lost to: with every attempt refused (nothing of u was
+// applied), or, for a touch, in any case (the session holds a later write of the same values
+// either way).
 func (s *Store) sendUpdate(ctx context.Context, u *updateCall, next *sessionState) (found map[string]types.AttributeValue, err error) {
 	var tries attempts
 	optFns := []func(*dynamodb.Options){tries.option}
@@ -852,11 +874,11 @@ func (s *Store) sendUpdate(ctx context.Context, u *updateCall, next *sessionStat
 	if s.opts.OptimisticLocking {
 		return nil, s.conflict(next, failed.Item, err)
 	}
-	// Another request wrote the session. Only a single attempt proves that nothing of this
-	// call was applied before that write (a client that does not count, such as DAX, says 0).
-	if n := tries.n.Load(); n != 1 {
+	// Another request wrote the session. Unless DynamoDB refused every attempt, an earlier
+	// one may have been applied before that write.
+	if !u.touch && !tries.noneApplied() {
 		return nil, s.logged(&OpError{Op: "UpdateItem", Table: s.opts.TableName, OutcomeUnknown: true,
-			Err: fmt.Errorf("the session was written by another request, and this write, sent %d times, may have come before: %w", n, err)})
+			Err: fmt.Errorf("the session was written by another request, and this write, sent %d times, may have come before: %w", tries.n.Load(), err)})
 	}
 	return failed.Item, nil
 }
@@ -886,6 +908,7 @@ type sessionState struct {
 	fp         fingerprint                     // of the values last loaded or written (see digest.go)
 	token      uint64                          // the write token of the stored envelope (zero for version 1)
 	header     envelopeHeaderBytes             // the stored envelope's header, which names its write (version 2)
+	v1Data     []byte                          // a stored version 1 envelope, which has no token: all of it names the write
 	written    int64                           // epoch seconds of the last write (set for writes only)
 	expires    int64                           // epoch seconds when the item expires
 	version    int64                           // item version with optimistic locking
