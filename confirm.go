@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/dynamostore/dynamostore/credcache"
 )
 
 // Retry-safe writes.
@@ -140,7 +142,7 @@ func (s *Store) logged(e *OpError) *OpError {
 // (a DAX client, a fake).
 func definite(err error, attempts int32) bool {
 	var apiErr smithy.APIError
-	var renewal *RenewalError
+	var renewal *credcache.Error
 	switch {
 	case errors.As(err, &apiErr) && deterministicCodes[apiErr.ErrorCode()] && !errors.As(err, &renewal):
 		return true

@@ -24,8 +24,24 @@ import (
 	"github.com/dynamostore/dynamostore/dynamostoretest"
 )
 
+// sdkAttempts is how many attempts the SDK makes of a DynamoDB call: 3 before aws-sdk-go-v2
+// v1.48.0, 4 since (its "Retry Behavior 2.1").
+var sdkAttempts = sync.OnceValue(func() int {
+	return dynamodb.New(dynamodb.Options{Region: "us-east-1"}).Options().Retryer.MaxAttempts()
+})
+
+// everyAttempt returns first, then pad as often as needed for a fault or step for each of
+// the attempts the SDK makes of one call: every attempt fails.
+func everyAttempt[T any](pad T, first ...T) []T {
+	steps := append([]T(nil), first...)
+	for len(steps) < sdkAttempts() {
+		steps = append(steps, pad)
+	}
+	return steps
+}
+
 // newNetFixture is a fixture whose store reaches DynamoDB Local through a FaultTransport, with
-// the SDK's own retries (three attempts); f.ddb stays a clean client for looking at the table.
+// the SDK's own retries (sdkAttempts); f.ddb stays a clean client for looking at the table.
 func newNetFixture(t *testing.T, opts ...dynamostore.Option) (*fixture, *dynamostoretest.FaultTransport) {
 	t.Helper()
 	ft, err := dynamostoretest.NewFaultTransport(nil, dynamostoretest.FaultOptions{})
@@ -131,14 +147,14 @@ func TestLostAnswerOfUpdateAndDelete(t *testing.T) {
 func TestWriteAppliedThenRetriesFailedIsConfirmed(t *testing.T) {
 	t.Parallel()
 	f, ft := newNetFixture(t, dynamostore.WithOptimisticLocking(true))
-	ft.Inject("PutItem", dynamostoretest.FaultLostAnswer, dynamostoretest.FaultServerError, dynamostoretest.FaultReset)
+	ft.Inject("PutItem", everyAttempt(dynamostoretest.FaultReset, dynamostoretest.FaultLostAnswer, dynamostoretest.FaultServerError)...)
 	b := newBrowser()
 	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, f.client.gets.Load(), "one confirming read after the failure")
 	assert.Equal(t, "ada", f.stored(t, b)["user"])
 
-	ft.Inject("UpdateItem", dynamostoretest.FaultLostAnswer, dynamostoretest.FaultThrottle, dynamostoretest.FaultThrottle)
+	ft.Inject("UpdateItem", everyAttempt(dynamostoretest.FaultThrottle, dynamostoretest.FaultLostAnswer)...)
 	_, err = b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
 	require.NoError(t, err)
 	assert.Equal(t, "eve", f.stored(t, b)["user"])
@@ -151,7 +167,7 @@ func TestWriteNeverAppliedIsADefiniteError(t *testing.T) {
 	f, ft := newNetFixture(t)
 	b := f.withSession(t)
 	before := f.stored(t, b)
-	ft.Inject("UpdateItem", dynamostoretest.FaultReset, dynamostoretest.FaultServerError, dynamostoretest.FaultReset)
+	ft.Inject("UpdateItem", everyAttempt(dynamostoretest.FaultReset, dynamostoretest.FaultReset, dynamostoretest.FaultServerError)...)
 	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
 	var opErr *dynamostore.OpError
 	require.ErrorAs(t, err, &opErr)
@@ -162,7 +178,7 @@ func TestWriteNeverAppliedIsADefiniteError(t *testing.T) {
 	assert.Empty(t, b.last.Cookies())
 	assert.Equal(t, before, f.stored(t, b))
 
-	ft.Inject("PutItem", dynamostoretest.FaultReset, dynamostoretest.FaultReset, dynamostoretest.FaultReset)
+	ft.Inject("PutItem", everyAttempt(dynamostoretest.FaultReset)...)
 	fresh := newBrowser()
 	_, err = fresh.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "bob"; return true })
 	require.ErrorAs(t, err, &opErr)
@@ -178,11 +194,11 @@ func TestUnconfirmableWriteSaysOutcomeUnknown(t *testing.T) {
 	t.Parallel()
 	f, ft := newNetFixture(t)
 	b := f.withSession(t)
-	ft.Inject("UpdateItem", dynamostoretest.FaultLostAnswer, dynamostoretest.FaultReset, dynamostoretest.FaultReset)
+	ft.Inject("UpdateItem", everyAttempt(dynamostoretest.FaultReset, dynamostoretest.FaultLostAnswer)...)
 	r := b.request(context.Background())
 	s, err := f.store.Get(r, cookieName)
 	require.NoError(t, err)
-	ft.Inject("GetItem", dynamostoretest.FaultReset, dynamostoretest.FaultReset, dynamostoretest.FaultReset)
+	ft.Inject("GetItem", everyAttempt(dynamostoretest.FaultReset)...)
 	s.Values["user"] = "eve"
 	err = f.store.Save(r, httptest.NewRecorder(), s)
 	require.ErrorIs(t, err, dynamostore.ErrOutcomeUnknown)
@@ -239,7 +255,7 @@ func (c *clashingClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput,
 // The attribute_not_exists condition on a create is the only guard against a new session
 // replacing an existing item. With an item planted under the new key, Save of a new session,
 // Regenerate and Login return an error, write nothing, set no cookie and leave the other item as it
-// was; Regenerate leaves the old session live. The SDK's retries (three attempts, lost
+// was; Regenerate leaves the old session live. The SDK's retries (sdkAttempts, lost
 // answers recognised as our own writes) do not change that: the item there is not ours.
 func TestCreateNeverReplacesAnotherSession(t *testing.T) {
 	t.Parallel()
@@ -530,8 +546,8 @@ func TestRegenerateWithAnUnknownClaimKeepsNoSecondSession(t *testing.T) {
 	s, err := f.store.Get(r, cookieName)
 	require.NoError(t, err)
 	oldID := s.ID
-	st.then("UpdateItem", applyThenLose(st.base, nil), reset, reset)
-	st.then("GetItem", reset, reset, reset)
+	st.then("UpdateItem", everyAttempt(reset, applyThenLose(st.base, nil))...)
+	st.then("GetItem", everyAttempt(reset)...)
 	rec := httptest.NewRecorder()
 	err = f.store.Regenerate(r, rec, s)
 	require.ErrorIs(t, err, dynamostore.ErrOutcomeUnknown)

@@ -1,17 +1,13 @@
 package dynamostore
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/dynamostore/dynamostore/credcache"
 )
 
 // CrossAccount is the AWS set-up for a table in another account: an aws.Config for the table's
@@ -23,16 +19,19 @@ type CrossAccount struct {
 	Config aws.Config
 	// Table is the parsed table ARN; pass Table.String() to WithTableName.
 	Table TableARN
-	// Credentials is the assume-role provider, nil without a role.
-	Credentials *Credentials
+	// RoleARN is the role whose credentials sign, "" without one.
+	RoleARN string
+	// Credentials is the cache of the role's credentials, nil without a role. Call its
+	// KeepWarm at start-up, and Close at shutdown.
+	Credentials *credcache.Cache
 }
 
-// CrossAccountOptions configures NewCrossAccount.
+// CrossAccountOptions configures NewCrossAccount: the role's credentials (an ExternalID, the
+// cache's windows, a Logger), and the STS client.
 type CrossAccountOptions struct {
-	// Credentials configures the assume-role credentials.
-	Credentials []func(*CredentialsOptions)
+	credcache.AssumeRoleOptions
 	// STS configures the STS client in the caller's account (its endpoint, for example).
-	// Its own retries are turned off: the credentials retry with backoff.
+	// Its own retries are turned off: the cache retries with backoff.
 	STS []func(*sts.Options)
 }
 
@@ -40,7 +39,8 @@ type CrossAccountOptions struct {
 // Config's credentials assume that role (from base's credentials) and renew in the background;
 // without one ("", the resource-based policy mode) the caller's own credentials sign, and the
 // table ARN in WithTableName routes requests to the table's account. It returns an *ARNError
-// for a bad table ARN or role ARN. It makes no AWS call.
+// for a bad table ARN or role ARN, and a *credcache.ConfigError for credential options out of
+// range. It makes no AWS call.
 func NewCrossAccount(base aws.Config, tableARN, roleARN string, optFns ...func(*CrossAccountOptions)) (*CrossAccount, error) {
 	table, err := ParseTableARN(tableARN)
 	if err != nil {
@@ -48,7 +48,9 @@ func NewCrossAccount(base aws.Config, tableARN, roleARN string, optFns ...func(*
 	}
 	var o CrossAccountOptions
 	for _, fn := range optFns {
-		fn(&o)
+		if fn != nil {
+			fn(&o)
+		}
 	}
 	cfg := base.Copy()
 	cfg.Region = table.Region
@@ -59,6 +61,7 @@ func NewCrossAccount(base aws.Config, tableARN, roleARN string, optFns ...func(*
 	if err := validateRoleARN(roleARN); err != nil {
 		return nil, err
 	}
+	ca.RoleARN = roleARN
 	stsRegion := base.Region
 	if stsRegion == "" {
 		stsRegion = table.Region
@@ -67,7 +70,9 @@ func NewCrossAccount(base aws.Config, tableARN, roleARN string, optFns ...func(*
 		so.Region = stsRegion
 		so.RetryMaxAttempts = 1
 	}}, o.STS...)...)
-	ca.Credentials = NewAssumeRoleCredentials(stsClient, roleARN, o.Credentials...)
+	if ca.Credentials, err = credcache.AssumeRole(stsClient, roleARN, func(ao *credcache.AssumeRoleOptions) { *ao = o.AssumeRoleOptions }); err != nil {
+		return nil, err
+	}
 	ca.Config.Credentials = ca.Credentials
 	return ca, nil
 }
@@ -82,11 +87,11 @@ func validateRoleARN(roleARN string) error {
 }
 
 // DynamoDB returns a DynamoDB client for the table's region. With a role, the client recovers
-// once from credentials the service rejects (see RecoverRejectedCredentials).
+// once from credentials the service rejects (see credcache.RecoverRejected).
 func (ca *CrossAccount) DynamoDB(optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	if ca.Credentials != nil {
 		optFns = append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
-			o.APIOptions = append(o.APIOptions, RecoverRejectedCredentials(ca.Credentials))
+			o.APIOptions = append(o.APIOptions, credcache.RecoverRejected(ca.Credentials))
 		}}, optFns...)
 	}
 	return dynamodb.NewFromConfig(ca.Config, optFns...)
@@ -96,59 +101,4 @@ func (ca *CrossAccount) DynamoDB(optFns ...func(*dynamodb.Options)) *dynamodb.Cl
 // is set first, opts follow (the key pairs are required, as for New).
 func (ca *CrossAccount) NewStore(opts ...Option) (*Store, error) {
 	return New(ca.DynamoDB(), append([]Option{WithTableName(ca.Table.String())}, opts...)...)
-}
-
-// rejectedCredentialCodes are the answers of AWS services to expired or unknown session keys.
-// The SDK never retries them, and its cache never drops the keys.
-var rejectedCredentialCodes = map[string]bool{
-	"ExpiredTokenException":       true, // DynamoDB
-	"ExpiredToken":                true, // STS, S3, SNS, ...
-	"UnrecognizedClientException": true, // DynamoDB
-	"InvalidClientTokenId":        true, // STS, SNS, ...
-}
-
-// RecoverRejectedCredentials returns an SDK API option (for Options.APIOptions of any service
-// client) that recovers from one rejection of the credentials (ExpiredTokenException,
-// UnrecognizedClientException and their equivalents): it drops the rejected key from creds if
-// it is still the current one, waits for the renewal, and sends the request again, once.
-// It runs inside each retry attempt, before signing, so the second try is signed afresh.
-func RecoverRejectedCredentials(creds *Credentials) func(*middleware.Stack) error {
-	return func(stack *middleware.Stack) error {
-		return stack.Finalize.Insert(&recoverMiddleware{creds: creds}, "ResolveAuthScheme", middleware.Before)
-	}
-}
-
-type recoverMiddleware struct{ creds *Credentials }
-
-func (*recoverMiddleware) ID() string { return "dynamostore.RecoverRejectedCredentials" }
-
-func (m *recoverMiddleware) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-	out, md, err := next.HandleFinalize(ctx, in)
-	var apiErr smithy.APIError
-	if err == nil || !errors.As(err, &apiErr) || !rejectedCredentialCodes[apiErr.ErrorCode()] {
-		return out, md, err
-	}
-	req, ok := in.Request.(*smithyhttp.Request)
-	if !ok {
-		return out, md, err
-	}
-	keyID := signingKeyID(req.Header.Get("Authorization"))
-	if keyID == "" {
-		return out, md, err
-	}
-	m.creds.Invalidate(keyID) // a no-op if another request already did it
-	if rewindErr := req.RewindStream(); rewindErr != nil {
-		return out, md, fmt.Errorf("%w (and the request could not be replayed: %v)", err, rewindErr)
-	}
-	return next.HandleFinalize(ctx, in)
-}
-
-// signingKeyID returns the access key ID in a SigV4 Authorization header.
-func signingKeyID(authorization string) string {
-	_, rest, ok := strings.Cut(authorization, "Credential=")
-	if !ok {
-		return ""
-	}
-	keyID, _, _ := strings.Cut(rest, "/")
-	return keyID
 }

@@ -154,9 +154,10 @@ read units several times for carts and profiles. It is off by default: compresse
 a secret kept next to attacker-chosen values (CRIME, BREACH), so read its doc before turning it
 on. Items say whether they are compressed, and every store reads both kinds.
 
-WithMeterProvider (and CredentialsOptions.MeterProvider) report loads, saves, deletes and their
-durations, and the credentials' renewals, failures, waits and time to expiry, to the same smithy-go
-MeterProvider the AWS SDK clients take; the Metric constants name them.
+WithMeterProvider reports loads, saves, deletes and their durations to the same smithy-go
+MeterProvider the AWS SDK clients take; the Metric constants name them. The credential cache
+(CrossAccountOptions.MeterProvider, package credcache) reports its renewals, failures, waits
+and time to expiry there too.
 
 # Testing
 

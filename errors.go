@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/dynamostore/dynamostore/credcache"
 )
 
 // Sentinel errors. Every error the Store returns is wrapped with context; test for these
@@ -107,7 +109,7 @@ func (e *OpError) Is(target error) bool { return target == ErrOutcomeUnknown && 
 // ErrOutcomeUnknown). The SDK has already retried transient errors by the time the store
 // returns one, so retry later (for example on the user's next request), not in a tight loop.
 func (e *OpError) Retryable() bool {
-	var renewal *RenewalError
+	var renewal *credcache.Error
 	switch {
 	case e.OutcomeUnknown, errors.Is(e.Err, context.Canceled):
 		return false

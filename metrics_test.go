@@ -4,141 +4,26 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/smithy-go/metrics"
 	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dynamostore/dynamostore"
-	"github.com/dynamostore/dynamostore/dynamostoretest"
+	"github.com/dynamostore/dynamostore/internal/metricstest"
 )
-
-// recorder is a metrics.MeterProvider that keeps every measurement, keyed by instrument name
-// and its attributes ("name{k=v,k=v}"), and runs async callbacks on demand.
-type recorder struct {
-	metrics.NopMeter
-	mu        sync.Mutex
-	sums      map[string]float64
-	counts    map[string]int
-	units     map[string]string
-	callbacks map[string]metrics.Float64Callback
-	scopes    []string
-}
-
-func newRecorder() *recorder {
-	return &recorder{sums: map[string]float64{}, counts: map[string]int{}, units: map[string]string{}, callbacks: map[string]metrics.Float64Callback{}}
-}
-
-func (r *recorder) Meter(scope string, _ ...metrics.MeterOption) metrics.Meter {
-	r.mu.Lock()
-	r.scopes = append(r.scopes, scope)
-	r.mu.Unlock()
-	return r
-}
-
-func (r *recorder) record(name string, v float64, opts []metrics.RecordMetricOption) {
-	var o metrics.RecordMetricOptions
-	for _, fn := range opts {
-		fn(&o)
-	}
-	var attrs []string
-	for k, val := range o.Properties.Values() {
-		attrs = append(attrs, fmt.Sprintf("%v=%v", k, val))
-	}
-	sort.Strings(attrs)
-	key := name + "{" + strings.Join(attrs, ",") + "}"
-	r.mu.Lock()
-	r.sums[key] += v
-	r.counts[key]++
-	r.mu.Unlock()
-}
-
-func (r *recorder) instrument(name string, opts []metrics.InstrumentOption) *instrument {
-	var o metrics.InstrumentOptions
-	for _, fn := range opts {
-		fn(&o)
-	}
-	r.mu.Lock()
-	r.units[name] = o.UnitLabel
-	r.mu.Unlock()
-	return &instrument{r: r, name: name}
-}
-
-func (r *recorder) Int64Counter(name string, opts ...metrics.InstrumentOption) (metrics.Int64Counter, error) {
-	return r.instrument(name, opts), nil
-}
-
-func (r *recorder) Float64Histogram(name string, opts ...metrics.InstrumentOption) (metrics.Float64Histogram, error) {
-	return r.instrument(name, opts), nil
-}
-
-func (r *recorder) Float64AsyncGauge(name string, cb metrics.Float64Callback, opts ...metrics.InstrumentOption) (metrics.AsyncInstrument, error) {
-	r.instrument(name, opts)
-	r.mu.Lock()
-	r.callbacks[name] = cb
-	r.mu.Unlock()
-	return stopper(func() { r.mu.Lock(); delete(r.callbacks, name); r.mu.Unlock() }), nil
-}
-
-// observe runs the async callback of name, as a collection would, and returns what it observed.
-func (r *recorder) observe(name string) []float64 {
-	r.mu.Lock()
-	cb := r.callbacks[name]
-	r.mu.Unlock()
-	var got []float64
-	if cb != nil {
-		cb(context.Background(), observer(func(v float64) { got = append(got, v) }))
-	}
-	return got
-}
-
-func (r *recorder) sum(key string) float64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sums[key]
-}
-
-func (r *recorder) count(key string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.counts[key]
-}
-
-type instrument struct {
-	r    *recorder
-	name string
-}
-
-func (i *instrument) Add(_ context.Context, v int64, o ...metrics.RecordMetricOption) {
-	i.r.record(i.name, float64(v), o)
-}
-
-func (i *instrument) Record(_ context.Context, v float64, o ...metrics.RecordMetricOption) {
-	i.r.record(i.name, v, o)
-}
-
-type stopper func()
-
-func (s stopper) Stop() { s() }
-
-type observer func(float64)
-
-func (o observer) Observe(_ context.Context, v float64, _ ...metrics.RecordMetricOption) { o(v) }
 
 // Every load and save outcome shows in the Store's metrics, on DynamoDB Local.
 func TestStoreMetrics(t *testing.T) {
-	rec := newRecorder()
+	rec := metricstest.New()
 	f := newFixture(t, dynamostore.WithMeterProvider(rec), dynamostore.WithOptimisticLocking(true),
 		dynamostore.WithMaxLength(2000))
-	loads := func(outcome string) float64 { return rec.sum(dynamostore.MetricLoads + "{outcome=" + outcome + "}") }
+	loads := func(outcome string) float64 { return rec.Sum(dynamostore.MetricLoads + "{outcome=" + outcome + "}") }
 	saves := func(op, outcome string) float64 {
-		return rec.sum(dynamostore.MetricSaves + "{operation=" + op + ",outcome=" + outcome + "}")
+		return rec.Sum(dynamostore.MetricSaves + "{operation=" + op + ",outcome=" + outcome + "}")
 	}
 	set := func(k string, v any) func(*sessions.Session) bool {
 		return func(s *sessions.Session) bool { s.Values[k] = v; return true }
@@ -220,58 +105,11 @@ func TestStoreMetrics(t *testing.T) {
 	assert.Equal(t, 1.0, saves("save", "gone"))
 	assert.Equal(t, 1.0, saves("regenerate", "written"))
 	assert.Equal(t, 1.0, saves("login", "written"))
-	assert.Equal(t, 2.0, rec.sum(dynamostore.MetricDeletes+"{outcome=deleted}"))
-	assert.Equal(t, 15, rec.count(dynamostore.MetricDuration+"{operation=load}"))
-	assert.Equal(t, 9, rec.count(dynamostore.MetricDuration+"{operation=save}"))
-	assert.Positive(t, rec.sum(dynamostore.MetricDuration+"{operation=save}"))
-	assert.Equal(t, "s", rec.units[dynamostore.MetricDuration])
-	assert.Equal(t, "{load}", rec.units[dynamostore.MetricLoads])
-	assert.Equal(t, []string{dynamostore.MeterScope}, rec.scopes)
-}
-
-// The credentials report renewals, failures by kind, waits and the time to expiry, through
-// the STS emulator and the gateway.
-func TestCredentialsMetrics(t *testing.T) {
-	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
-	x.STS.SetLifetime(3 * time.Second)
-	rec := newRecorder()
-	store, creds := x.ours(t, func(o *dynamostore.CredentialsOptions) {
-		o.MeterProvider = rec
-		o.RetryBaseDelay, o.RetryMaxDelay = 10*time.Millisecond, 50*time.Millisecond
-	})
-	assert.Empty(t, rec.observe(dynamostore.MetricExpiry), "nothing to observe before the first retrieval")
-	b := newBrowser()
-	_, err := b.visit(t, store, func(s *sessions.Session) bool { s.Values["a"] = 1; return true })
-	require.NoError(t, err)
-	got := rec.observe(dynamostore.MetricExpiry)
-	require.Len(t, got, 1)
-	assert.InDelta(t, 3, got[0], 1, "seconds until expiry")
-
-	x.STS.FailNext("Throttling", 1) // one transient failure at the next renewal, then success
-	require.Eventually(t, func() bool {
-		_, err := b.visit(t, store, func(s *sessions.Session) bool { s.Values["a"] = 2; return true })
-		require.NoError(t, err)
-		return creds.Stats().Renewals >= 2
-	}, 15*time.Second, 50*time.Millisecond)
-
-	assert.Equal(t, float64(creds.Stats().Renewals), rec.sum(dynamostore.MetricRenewals+"{}"))
-	assert.Equal(t, 1.0, rec.sum(dynamostore.MetricRenewalFailures+"{error_code=Throttling,kind=transient}"))
-	assert.Equal(t, 1.0, rec.sum(dynamostore.MetricWaits+"{initial=true}"))
-	assert.Zero(t, rec.sum(dynamostore.MetricWaits+"{initial=false}"), "no caller waited after the first retrieval")
-
-	require.NoError(t, creds.Close())
-	assert.Empty(t, rec.observe(dynamostore.MetricExpiry), "Close stops the gauge")
-}
-
-// A role that does not trust the caller: the failure is counted as non-recoverable, with AWS's code.
-func TestCredentialsMetricsNonRecoverable(t *testing.T) {
-	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
-	rec := newRecorder()
-	store, _ := x.ours(t, func(o *dynamostore.CredentialsOptions) {
-		o.MeterProvider = rec
-		o.ExternalID = "wrong"
-	})
-	_, err := newBrowser().visit(t, store, func(s *sessions.Session) bool { s.Values["a"] = 1; return true })
-	require.Error(t, err)
-	assert.Equal(t, 1.0, rec.sum(dynamostore.MetricRenewalFailures+"{error_code=AccessDenied,kind=non_recoverable}"))
+	assert.Equal(t, 2.0, rec.Sum(dynamostore.MetricDeletes+"{outcome=deleted}"))
+	assert.Equal(t, 15, rec.Count(dynamostore.MetricDuration+"{operation=load}"))
+	assert.Equal(t, 9, rec.Count(dynamostore.MetricDuration+"{operation=save}"))
+	assert.Positive(t, rec.Sum(dynamostore.MetricDuration+"{operation=save}"))
+	assert.Equal(t, "s", rec.Unit(dynamostore.MetricDuration))
+	assert.Equal(t, "{load}", rec.Unit(dynamostore.MetricLoads))
+	assert.Equal(t, []string{dynamostore.MeterScope}, rec.Scopes())
 }

@@ -12,35 +12,35 @@ import (
 	"github.com/gorilla/sessions"
 )
 
-// Defaults used by New for every option that is not given. An option that is given is taken
-// as given and validated: an invalid value, such as WithTableName("") or WithLifetime(0), is
+// Defaults used by New for every option that is not given (each field comment of Options says
+// its default). An option that is given is taken as given and validated: an invalid value, such as WithTableName("") or WithLifetime(0), is
 // reported by New as a *ConfigError, never replaced by the default in silence. The one
 // exception is by design: WithCookieOptions keeps the default of each attribute left at its
 // zero value, so that setting one attribute cannot drop the others.
 const (
-	// DefaultTableName is the table used when no WithTableName option is given.
-	DefaultTableName = "sessions"
-	// DefaultKeyPrefix is prepended to the hashed session ID to form the item key.
-	DefaultKeyPrefix = "session#"
-	// DefaultPartitionKey is the name of the table's hash key attribute (type S).
-	DefaultPartitionKey = "id"
-	// DefaultMaxAge is the cookie and server-side lifetime of a session, in seconds:
+	// defaultTableName is the table used when no WithTableName option is given.
+	defaultTableName = "sessions"
+	// defaultKeyPrefix is prepended to the hashed session ID to form the item key.
+	defaultKeyPrefix = "session#"
+	// defaultPartitionKey is the name of the table's hash key attribute (type S).
+	defaultPartitionKey = "id"
+	// defaultMaxAge is the cookie and server-side lifetime of a session, in seconds:
 	// one day, renewed by every write (so it is an idle timeout).
-	DefaultMaxAge = 86400
-	// DefaultLifetime is how long the server keeps a session whose cookie has MaxAge 0
+	defaultMaxAge = 86400
+	// defaultLifetime is how long the server keeps a session whose cookie has MaxAge 0
 	// (a browser-session cookie) after its last write.
-	DefaultLifetime = 24 * time.Hour
-	// DefaultTouchInterval is the longest time an unchanged session goes without a write
+	defaultLifetime = 24 * time.Hour
+	// defaultTouchInterval is the longest time an unchanged session goes without a write
 	// that renews its expiry. The effective interval is at most a tenth of the lifetime.
-	DefaultTouchInterval = time.Hour
-	// DefaultMaxLength is the largest stored session (the authenticated data attribute), in bytes.
-	DefaultMaxLength = 64 << 10
-	// DefaultAbsoluteTimeout is how long a session lives after its Login (or its creation,
+	defaultTouchInterval = time.Hour
+	// defaultMaxLength is the largest stored session (the authenticated data attribute), in bytes.
+	defaultMaxLength = 64 << 10
+	// defaultAbsoluteTimeout is how long a session lives after its Login (or its creation,
 	// for an anonymous session), however active it is: seven days.
-	DefaultAbsoluteTimeout = 7 * 24 * time.Hour
-	// DefaultMaxSessionsPerUser is how many sessions one user may have at once: a Login
+	defaultAbsoluteTimeout = 7 * 24 * time.Hour
+	// defaultMaxSessionsPerUser is how many sessions one user may have at once: a Login
 	// beyond it ends the user's oldest session.
-	DefaultMaxSessionsPerUser = 20
+	defaultMaxSessionsPerUser = 20
 	// MaxSessionsPerUserLimit is the largest value WithMaxSessionsPerUser accepts; a user's
 	// item then stays well under DynamoDB's 400 KB item limit (see users.go).
 	MaxSessionsPerUserLimit = 500
@@ -53,7 +53,7 @@ const (
 // of your own; New validates the result.
 type Options struct {
 	// TableName is a table name or a full table ARN (arn:aws:dynamodb:region:account:table/name).
-	// An ARN lets the table live in another account. Default: DefaultTableName.
+	// An ARN lets the table live in another account. Default: "sessions".
 	TableName string
 
 	// KeyPairs are securecookie hash and block key pairs: hash1, block1, hash2, block2, ...
@@ -63,15 +63,15 @@ type Options struct {
 	KeyPairs [][]byte
 
 	// Cookie holds the cookie attributes for new sessions. Default: Path "/", MaxAge
-	// DefaultMaxAge, HttpOnly, Secure, SameSite Lax. WithCookieOptions changes some of them
+	// 86400 (a day), HttpOnly, Secure, SameSite Lax. WithCookieOptions changes some of them
 	// and keeps the others; a func(*Options) that assigns the whole struct replaces them all.
 	Cookie sessions.Options
 
 	// KeyPrefix is prepended to the SHA-256 hash of the session ID to form the item key.
-	// Default: DefaultKeyPrefix.
+	// Default: "session#".
 	KeyPrefix string
 
-	// PartitionKey is the name of the table's hash key attribute. Default: DefaultPartitionKey.
+	// PartitionKey is the name of the table's hash key attribute. Default: "id".
 	PartitionKey string
 
 	// Codec serializes session values. Default: GobCodec.
@@ -80,11 +80,11 @@ type Options struct {
 	// TouchInterval is how long an unchanged session may go without a write. Save skips the
 	// write while the values are unchanged and the last write is younger than this, capped at a
 	// tenth of the session's lifetime so an active session never expires. Zero writes on every
-	// Save. Default: DefaultTouchInterval.
+	// Save. Default: an hour.
 	TouchInterval *time.Duration
 
 	// Lifetime is how long the server keeps a session whose cookie has MaxAge 0 (a browser-session
-	// cookie) after its last write. Default: DefaultLifetime.
+	// cookie) after its last write. Default: 24 hours.
 	Lifetime time.Duration
 
 	// ConsistentRead makes GetItem strongly consistent, so a login followed by a redirect
@@ -92,7 +92,7 @@ type Options struct {
 	ConsistentRead *bool
 
 	// MaxLength is the largest stored session, in bytes of the data attribute. Save returns an
-	// error matching ErrTooLarge for a larger one and writes nothing. Default: DefaultMaxLength;
+	// error matching ErrTooLarge for a larger one and writes nothing. Default: 64 KiB;
 	// at most MaxItemLength.
 	MaxLength int
 
@@ -111,12 +111,12 @@ type Options struct {
 	// AbsoluteTimeout ends a session this long after its Login (or its creation, for an
 	// anonymous session), however active it is (OWASP ASVS 7.3.2); the idle timeout (the
 	// cookie's MaxAge, or Lifetime) ends it earlier when it is unused. The item's TTL
-	// attribute is the earlier of the two. Default: DefaultAbsoluteTimeout.
+	// attribute is the earlier of the two. Default: seven days.
 	AbsoluteTimeout time.Duration
 
 	// MaxSessionsPerUser caps the sessions of one user (ASVS 7.1.2): a Login beyond it ends
 	// the user's oldest sessions, by creation time. 1 to MaxSessionsPerUserLimit. Default:
-	// DefaultMaxSessionsPerUser.
+	// 20.
 	MaxSessionsPerUser int
 
 	// SessionLabel names a session in UserSessions' listing, for example a short form of the
@@ -249,26 +249,26 @@ func WithClock(now func() time.Time) Option { return func(o *Options) { o.Clock 
 
 func defaultOptions() Options {
 	consistent := true
-	touch := DefaultTouchInterval
+	touch := defaultTouchInterval
 	return Options{
-		TableName: DefaultTableName,
+		TableName: defaultTableName,
 		Cookie: sessions.Options{
 			Path:     "/",
-			MaxAge:   DefaultMaxAge,
+			MaxAge:   defaultMaxAge,
 			HttpOnly: true,
 			Secure:   true,
 			SameSite: http.SameSiteLaxMode,
 		},
-		KeyPrefix:            DefaultKeyPrefix,
-		PartitionKey:         DefaultPartitionKey,
+		KeyPrefix:            defaultKeyPrefix,
+		PartitionKey:         defaultPartitionKey,
 		Codec:                GobCodec{},
 		TouchInterval:        &touch,
-		Lifetime:             DefaultLifetime,
+		Lifetime:             defaultLifetime,
 		ConsistentRead:       &consistent,
-		MaxLength:            DefaultMaxLength,
+		MaxLength:            defaultMaxLength,
 		CompressionThreshold: DefaultCompressionThreshold,
-		AbsoluteTimeout:      DefaultAbsoluteTimeout,
-		MaxSessionsPerUser:   DefaultMaxSessionsPerUser,
+		AbsoluteTimeout:      defaultAbsoluteTimeout,
+		MaxSessionsPerUser:   defaultMaxSessionsPerUser,
 		Logger:               slog.New(slog.DiscardHandler),
 		Clock:                time.Now,
 	}

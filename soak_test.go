@@ -378,7 +378,7 @@ func writeSoakReport(path string, total int64, elapsed time.Duration, stats dyna
 		soakClients, *soakCycles)
 	line("(`Login`, bound to the client's user, in every other cycle `Regenerate`), three changes (a counter and a map")
 	line("in a cart), three reads and a logout (`Delete`), through")
-	line("`dynamostoretest.FaultTransport` between the SDK (its standard retryer, three attempts) and DynamoDB Local. After")
+	line("`dynamostoretest.FaultTransport` between the SDK (its standard retryer, %d attempts) and DynamoDB Local. After", sdkAttempts())
 	line("every request the soak reads the table with a clean client and checks what the client was told:")
 	line("")
 	line("- a nil error: the values are stored exactly as saved, applied once (the counter matches);")

@@ -100,7 +100,7 @@ type CreateTableOptions struct {
 // with infrastructure code (see CROSS-ACCOUNT.md), so the store's role needs no control-plane
 // permissions. table must be a name: CreateTable is not available across accounts.
 func CreateTable(ctx context.Context, client TableAPI, table string, optFns ...func(*CreateTableOptions)) error {
-	o := CreateTableOptions{PartitionKey: DefaultPartitionKey, Timeout: 2 * time.Minute}
+	o := CreateTableOptions{PartitionKey: defaultPartitionKey, Timeout: 2 * time.Minute}
 	for _, fn := range optFns {
 		fn(&o)
 	}

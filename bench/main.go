@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dynamostore/dynamostore"
+	"github.com/dynamostore/dynamostore/credcache"
 	"github.com/dynamostore/dynamostore/dynamostoretest"
 )
 
@@ -200,7 +201,7 @@ func warmUp(ctx context.Context, e *env) error {
 	measure(32, 8*time.Second, func(w int) error { _ = raw(w); return op(w) })
 	// The signing gateway and the STS emulator too, so that no provider pays for being first.
 	_, err = underLoad(ctx, e, providers()[1], 32, 10*time.Second,
-		func(*dynamostoretest.CrossAccount, aws.Credentials, *dynamostore.Credentials) (time.Duration, [2]time.Time) {
+		func(*dynamostoretest.CrossAccount, aws.Credentials, *credcache.Cache) (time.Duration, [2]time.Time) {
 			return 12 * time.Second, [2]time.Time{}
 		})
 	return err

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dynamostore/dynamostore"
+	"github.com/dynamostore/dynamostore/credcache"
 	"github.com/dynamostore/dynamostore/dynamostoretest"
 )
 
@@ -23,21 +24,24 @@ const stsLatency = 200 * time.Millisecond
 type provider struct {
 	name string
 	// build returns the provider and our Credentials (nil for the SDK's cache).
-	build func(stsClient *dynamostoretest.CountingSTS, x *dynamostoretest.CrossAccount, lifetime time.Duration) (aws.CredentialsProvider, *dynamostore.Credentials)
+	build func(stsClient *dynamostoretest.CountingSTS, x *dynamostoretest.CrossAccount, lifetime time.Duration) (aws.CredentialsProvider, *credcache.Cache)
 }
 
 func providers() []provider {
 	return []provider{
-		{"dynamostore", func(c *dynamostoretest.CountingSTS, x *dynamostoretest.CrossAccount, _ time.Duration) (aws.CredentialsProvider, *dynamostore.Credentials) {
-			creds := dynamostore.NewAssumeRoleCredentials(c, x.RoleARN, func(o *dynamostore.CredentialsOptions) { o.ExternalID = x.ExternalID })
+		{"credcache", func(c *dynamostoretest.CountingSTS, x *dynamostoretest.CrossAccount, _ time.Duration) (aws.CredentialsProvider, *credcache.Cache) {
+			creds, err := credcache.AssumeRole(c, x.RoleARN, func(o *credcache.AssumeRoleOptions) { o.ExternalID = x.ExternalID })
+			if err != nil {
+				panic(err) // constant, valid options
+			}
 			return creds, creds
 		}},
-		{"aws.CredentialsCache (default)", func(c *dynamostoretest.CountingSTS, x *dynamostoretest.CrossAccount, _ time.Duration) (aws.CredentialsProvider, *dynamostore.Credentials) {
+		{"aws.CredentialsCache (default)", func(c *dynamostoretest.CountingSTS, x *dynamostoretest.CrossAccount, _ time.Duration) (aws.CredentialsProvider, *credcache.Cache) {
 			return aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(c, x.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 				o.ExternalID = aws.String(x.ExternalID)
 			})), nil
 		}},
-		{"aws.CredentialsCache (ExpiryWindow L/3)", func(c *dynamostoretest.CountingSTS, x *dynamostoretest.CrossAccount, lifetime time.Duration) (aws.CredentialsProvider, *dynamostore.Credentials) {
+		{"aws.CredentialsCache (ExpiryWindow L/3)", func(c *dynamostoretest.CountingSTS, x *dynamostoretest.CrossAccount, lifetime time.Duration) (aws.CredentialsProvider, *credcache.Cache) {
 			return aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(c, x.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 				o.ExternalID = aws.String(x.ExternalID)
 			}), func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = lifetime / 3 }), nil
@@ -81,7 +85,7 @@ func (l *loadRun) latencies() latencies {
 // underLoad runs workers against a store whose credentials come from p, for d, or for the
 // duration that plan returns once the first credentials are in (plan may also set an outage).
 func underLoad(ctx context.Context, e *env, p provider, workers int, lifetime time.Duration,
-	plan func(x *dynamostoretest.CrossAccount, first aws.Credentials, creds *dynamostore.Credentials) (time.Duration, [2]time.Time)) (*loadRun, error) {
+	plan func(x *dynamostoretest.CrossAccount, first aws.Credentials, creds *credcache.Cache) (time.Duration, [2]time.Time)) (*loadRun, error) {
 	table, err := e.newTable(ctx)
 	if err != nil {
 		return nil, err
@@ -100,7 +104,7 @@ func underLoad(ctx context.Context, e *env, p provider, workers int, lifetime ti
 	cfg.Credentials = counter
 	client := dynamodb.NewFromConfig(cfg, x.ViaGateway, func(o *dynamodb.Options) {
 		if creds != nil {
-			o.APIOptions = append(o.APIOptions, dynamostore.RecoverRejectedCredentials(creds))
+			o.APIOptions = append(o.APIOptions, credcache.RecoverRejected(creds))
 		}
 	})
 	store, err := dynamostore.New(client, dynamostore.WithTableName(x.TableARN), dynamostore.WithKeyPairs(benchKey))
@@ -197,7 +201,7 @@ func renewal(ctx context.Context, e *env, o options, r *report) error {
 	order := []int{0, 1, 2, 2, 1, 0}
 	for _, i := range order {
 		half, err := underLoad(ctx, e, ps[i], o.workers, 10*time.Second,
-			func(*dynamostoretest.CrossAccount, aws.Credentials, *dynamostore.Credentials) (time.Duration, [2]time.Time) {
+			func(*dynamostoretest.CrossAccount, aws.Credentials, *credcache.Cache) (time.Duration, [2]time.Time) {
 				return o.renewal / 2, [2]time.Time{}
 			})
 		if err != nil {
@@ -237,7 +241,7 @@ func outage(ctx context.Context, e *env, o options, r *report) error {
 	const lifetime, down = 60 * time.Second, 20 * time.Second
 	for _, p := range providers() {
 		run, err := underLoad(ctx, e, p, o.workers, lifetime,
-			func(x *dynamostoretest.CrossAccount, first aws.Credentials, creds *dynamostore.Credentials) (time.Duration, [2]time.Time) {
+			func(x *dynamostoretest.CrossAccount, first aws.Credentials, creds *credcache.Cache) (time.Duration, [2]time.Time) {
 				// The SDK's cache renews at the Expires it hands out (already less its window).
 				renewAt := first.Expires
 				if creds != nil {

@@ -90,12 +90,14 @@ func (x *CrossAccount) BaseConfig() aws.Config {
 }
 
 // Options points dynamostore.NewCrossAccount's STS client at the emulator and passes the
-// ExternalId. More credential options may follow.
-func (x *CrossAccount) Options(credentialOpts ...func(*dynamostore.CredentialsOptions)) func(*dynamostore.CrossAccountOptions) {
+// ExternalId; opts follow (the cache's windows, a Logger).
+func (x *CrossAccount) Options(opts ...func(*dynamostore.CrossAccountOptions)) func(*dynamostore.CrossAccountOptions) {
 	return func(o *dynamostore.CrossAccountOptions) {
 		o.STS = append(o.STS, func(so *sts.Options) { so.BaseEndpoint = aws.String(x.STS.URL) })
-		o.Credentials = append(o.Credentials, func(co *dynamostore.CredentialsOptions) { co.ExternalID = x.ExternalID })
-		o.Credentials = append(o.Credentials, credentialOpts...)
+		o.ExternalID = x.ExternalID
+		for _, fn := range opts {
+			fn(o)
+		}
 	}
 }
 
@@ -105,8 +107,8 @@ func (x *CrossAccount) ViaGateway(o *dynamodb.Options) { o.BaseEndpoint = aws.St
 // Connect is dynamostore.NewCrossAccount with this set-up: the application's base
 // configuration, the table ARN and the role. It returns the set-up and a DynamoDB client that
 // goes through the gateway.
-func (x *CrossAccount) Connect(credentialOpts ...func(*dynamostore.CredentialsOptions)) (*dynamostore.CrossAccount, *dynamodb.Client, error) {
-	ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN, x.Options(credentialOpts...))
+func (x *CrossAccount) Connect(opts ...func(*dynamostore.CrossAccountOptions)) (*dynamostore.CrossAccount, *dynamodb.Client, error) {
+	ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN, x.Options(opts...))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -182,6 +182,6 @@ func ExampleStartCrossAccount() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(*out.Table.TableName, ca.Credentials.Stats().AssumeRoleCalls)
+	fmt.Println(*out.Table.TableName, ca.Credentials.Stats().Calls)
 	// Output: sessions 1
 }

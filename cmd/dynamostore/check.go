@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/dynamostore/dynamostore"
+	"github.com/dynamostore/dynamostore/credcache"
 )
 
 // callTimeout bounds each AWS call of check, the SDK's retries included.
@@ -278,12 +279,10 @@ const credentialsFix = "run check where the application runs (with its instance,
 // retrieves the role's credentials once.
 func (c *checker) assumeRole(ctx context.Context, base aws.Config) (*dynamostore.CrossAccount, bool) {
 	ca, err := dynamostore.NewCrossAccount(base, c.o.tableARN, c.o.roleARN, func(o *dynamostore.CrossAccountOptions) {
-		o.Credentials = append(o.Credentials, func(co *dynamostore.CredentialsOptions) {
-			co.ExternalID = c.o.externalID
-			co.RoleSessionName = "dynamostore-check" // how CloudTrail names this session
-			co.Duration = 15 * time.Minute           // STS's minimum: check needs seconds
-			co.Timeout = callTimeout
-		})
+		o.ExternalID = c.o.externalID
+		o.RoleSessionName = "dynamostore-check" // how CloudTrail names this session
+		o.Duration = 15 * time.Minute           // STS's minimum: check needs seconds
+		o.Timeout = callTimeout
 	})
 	if err != nil { // the ARNs were checked: this is unexpected
 		c.r.fail("assume-role", err.Error(), roleARNFix)
@@ -746,7 +745,7 @@ func refused(err error) bool {
 		"ExpiredTokenException", "InvalidSignatureException", "MissingAuthenticationTokenException", "IncompleteSignatureException":
 		return true
 	}
-	var renewal *dynamostore.RenewalError
+	var renewal *credcache.Error
 	return errors.As(err, &renewal) // no credentials: nothing was sent
 }
 

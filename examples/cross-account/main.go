@@ -40,6 +40,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	"github.com/dynamostore/dynamostore"
+	"github.com/dynamostore/dynamostore/credcache"
 	"github.com/dynamostore/dynamostore/dynamostoretest"
 	"github.com/dynamostore/dynamostore/internal/exampleserver"
 )
@@ -84,7 +85,8 @@ func main() {
 // app is what the handlers need.
 type app struct {
 	store  *dynamostore.Store
-	creds  *dynamostore.Credentials
+	creds  *credcache.Cache
+	role   string
 	client *dynamodb.Client
 	table  string
 	mode   string
@@ -126,10 +128,8 @@ func realMode(ctx context.Context, cfg settings) (*app, error) {
 		return nil, fmt.Errorf("load the AWS configuration: %w", err)
 	}
 	ca, err := dynamostore.NewCrossAccount(base, cfg.env("TABLE_ARN"), roleARN, func(o *dynamostore.CrossAccountOptions) {
-		o.Credentials = append(o.Credentials, func(co *dynamostore.CredentialsOptions) {
-			co.ExternalID = cfg.env("EXTERNAL_ID")
-			co.Logger = cfg.logger
-		})
+		o.ExternalID = cfg.env("EXTERNAL_ID")
+		o.Logger = cfg.logger
 	})
 	if err != nil {
 		return nil, err
@@ -172,8 +172,8 @@ func localMode(ctx context.Context, cfg settings) (*app, func(), error) {
 	cfg.logger.Info("simulated accounts", "usage_account", dynamostoretest.UsageAccount, "table_account", dynamostoretest.TableAccount,
 		"role", x.RoleARN, "credential_lifetime", cfg.credentialLifetime)
 
-	ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN, x.Options(func(co *dynamostore.CredentialsOptions) {
-		co.Logger = cfg.logger
+	ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN, x.Options(func(o *dynamostore.CrossAccountOptions) {
+		o.Logger = cfg.logger
 	}))
 	if err != nil {
 		return nil, cleanup, err
@@ -255,7 +255,7 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .4
 <div class="card"><h2>Cross-account credentials</h2><dl>
 <dt>Expire in</dt><dd id="expires">{{if .Stats.Expires.IsZero}}none yet{{else}}{{ago .Stats.Expires}} ({{.Stats.Expires.Format "15:04:05"}}){{end}}</dd>
 <dt>Next renewal</dt><dd id="renew-at">{{if .Stats.RenewAt.IsZero}}none yet{{else}}in {{ago .Stats.RenewAt}} ({{.Stats.RenewAt.Format "15:04:05"}}), in the background{{end}}</dd>
-<dt>AssumeRole calls</dt><dd id="assume-role-calls">{{.Stats.AssumeRoleCalls}}</dd>
+<dt>AssumeRole calls</dt><dd id="assume-role-calls">{{.Stats.Calls}}</dd>
 <dt>Renewals</dt><dd id="renewals">{{.Stats.Renewals}}</dd>
 <dt>Requests that waited</dt><dd id="waits">{{.Stats.Waits}}</dd>
 <dt>Table</dt><dd style="font-weight:400">{{breakable .Table}}</dd></dl></div>
@@ -449,8 +449,8 @@ func (a *app) stats(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(map[string]any{
-		"mode": a.mode, "table": a.table, "role": a.creds.RoleARN(),
-		"assume_role_calls": st.AssumeRoleCalls, "renewals": st.Renewals, "failures": st.Failures,
+		"mode": a.mode, "table": a.table, "role": a.role,
+		"assume_role_calls": st.Calls, "renewals": st.Renewals, "failures": st.Failures,
 		"waits": st.Waits, "initial_waits": st.InitialWaits, "max_in_flight": st.MaxInFlight,
 		"expires": st.Expires, "renew_at": st.RenewAt, "last_error": lastErr,
 	})

@@ -84,7 +84,7 @@ func run(ctx context.Context, provider *sdkmetric.MeterProvider, d, lifetime tim
 	x.STS.SetLifetime(lifetime)
 
 	ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN,
-		x.Options(func(o *dynamostore.CredentialsOptions) { o.MeterProvider = mp }))
+		x.Options(func(o *dynamostore.CrossAccountOptions) { o.MeterProvider = mp }))
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/dynamostore/dynamostore"
+	"github.com/dynamostore/dynamostore/credcache"
 	"github.com/dynamostore/dynamostore/dynamostoretest"
 )
 
@@ -45,7 +46,7 @@ func TestMetricsReachOpenTelemetry(t *testing.T) {
 	}
 	expiry := 0.0
 	deadline := time.Now().Add(3 * time.Minute) // only bounds a failure
-	for expiry == 0 || !loaded() || sum(got, dynamostore.MetricRenewals) < 2 {
+	for expiry == 0 || !loaded() || sum(got, credcache.MetricRenewals) < 2 {
 		select {
 		case err := <-done:
 			t.Fatalf("the load ended before its figures were in: %v", err)
@@ -54,7 +55,7 @@ func TestMetricsReachOpenTelemetry(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "no figures after 3 minutes")
 		collect() // mid-run, while the credentials are live
 		if expiry == 0 {
-			expiry = gauge(got, dynamostore.MetricExpiry)
+			expiry = gauge(got, credcache.MetricExpiry)
 		}
 	}
 	t.Logf("the figures were in after %s", time.Since(start).Round(time.Millisecond))
@@ -65,8 +66,8 @@ func TestMetricsReachOpenTelemetry(t *testing.T) {
 	assert.Positive(t, expiry, "seconds until expiry")
 	assert.Positive(t, sum(got, dynamostore.MetricLoads, attribute.String("outcome", "found")))
 	assert.Positive(t, sum(got, dynamostore.MetricSaves, attribute.String("operation", "save"), attribute.String("outcome", "written")))
-	assert.GreaterOrEqual(t, sum(got, dynamostore.MetricRenewals), int64(2), "renewals during the load")
-	assert.Zero(t, sum(got, dynamostore.MetricWaits, attribute.String("initial", "false")), "no caller waited after the first retrieval")
+	assert.GreaterOrEqual(t, sum(got, credcache.MetricRenewals), int64(2), "renewals during the load")
+	assert.Zero(t, sum(got, credcache.MetricWaits, attribute.String("initial", "false")), "no caller waited after the first retrieval")
 	assert.True(t, has(got, dynamostore.MetricDuration))
 	assert.True(t, has(got, "client.call.duration"), "the SDK's own client metrics share the provider")
 }

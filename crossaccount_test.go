@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dynamostore/dynamostore"
+	"github.com/dynamostore/dynamostore/credcache"
 	"github.com/dynamostore/dynamostore/dynamostoretest"
 )
 
@@ -45,7 +46,7 @@ func newXFixture(t *testing.T, opts dynamostoretest.CrossAccountOptions) *xfixtu
 }
 
 // ours returns a store on the table through the gateway with our credentials.
-func (x *xfixture) ours(t *testing.T, opts ...func(*dynamostore.CredentialsOptions)) (*dynamostore.Store, *dynamostore.Credentials) {
+func (x *xfixture) ours(t *testing.T, opts ...func(*dynamostore.CrossAccountOptions)) (*dynamostore.Store, *credcache.Cache) {
 	t.Helper()
 	ca, client, err := x.Connect(opts...)
 	require.NoError(t, err)
@@ -142,7 +143,7 @@ func TestNoRequestWaitsForSTSUnderLoad(t *testing.T) {
 
 	res := runLoad(t, store, 64, d)
 	// A renewal may be in flight as the load ends: let it finish, so the counts agree.
-	require.Eventually(t, func() bool { s := creds.Stats(); return s.AssumeRoleCalls == s.Renewals+1+s.Failures }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { s := creds.Stats(); return s.Calls == s.Renewals+1+s.Failures }, 5*time.Second, 10*time.Millisecond)
 	st := creds.Stats()
 	t.Logf("ours: %d requests, %d failed %v; stats %+v; STS %+v; gateway %+v", res.ok.Load(), res.failed.Load(), res.firstErrs, st, x.STS.Stats(), x.Gateway.Stats())
 	assert.Zero(t, res.failed.Load(), "failed requests: %v", res.firstErrs)
@@ -152,11 +153,11 @@ func TestNoRequestWaitsForSTSUnderLoad(t *testing.T) {
 	assert.EqualValues(t, 1, x.STS.Stats().MaxInFlight)
 	// One AssumeRole per renewal period and none besides: the renewal starts a third of the
 	// lifetime (plus up to 25 %) before expiry and takes 0.3 s, so a period is 7.3 to 8.3 s.
-	assert.Equal(t, st.Renewals+1, st.AssumeRoleCalls, "no call but the renewals")
+	assert.Equal(t, st.Renewals+1, st.Calls, "no call but the renewals")
 	// One period may stretch when the two cores are busy with other packages' tests.
 	longest, shortest := lifetime-lifetime/3+300*time.Millisecond, lifetime-lifetime/3*5/4+300*time.Millisecond
-	assert.GreaterOrEqual(t, float64(st.AssumeRoleCalls), d.Seconds()/longest.Seconds()-1)
-	assert.LessOrEqual(t, float64(st.AssumeRoleCalls), d.Seconds()/shortest.Seconds()+2)
+	assert.GreaterOrEqual(t, float64(st.Calls), d.Seconds()/longest.Seconds()-1)
+	assert.LessOrEqual(t, float64(st.Calls), d.Seconds()/shortest.Seconds()+2)
 	assert.Zero(t, st.Failures)
 
 	x.STS.SetLifetime(3 * time.Second) // the SDK's cache waits at every expiry: make some
@@ -172,7 +173,7 @@ func TestNoRequestWaitsForSTSUnderLoad(t *testing.T) {
 func TestSTSOutageWhileCredentialsValid(t *testing.T) {
 	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
 	x.STS.SetLifetime(8 * time.Second)
-	store, creds := x.ours(t, func(o *dynamostore.CredentialsOptions) {
+	store, creds := x.ours(t, func(o *dynamostore.CrossAccountOptions) {
 		o.RenewBefore = 4 * time.Second // renew 4 to 5 s before expiry
 		o.RetryMaxDelay = 200 * time.Millisecond
 	})
@@ -197,7 +198,7 @@ func TestSTSOutageWhileCredentialsValid(t *testing.T) {
 func TestSTSOutagePastExpiryRecovers(t *testing.T) {
 	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
 	x.STS.SetLifetime(2 * time.Second)
-	store, creds := x.ours(t, func(o *dynamostore.CredentialsOptions) { o.RetryMaxDelay = 250 * time.Millisecond })
+	store, creds := x.ours(t, func(o *dynamostore.CrossAccountOptions) { o.RetryMaxDelay = 250 * time.Millisecond })
 	browsers := make([]*browser, 8)
 	for i := range browsers {
 		browsers[i] = newBrowser()
@@ -210,9 +211,9 @@ func TestSTSOutagePastExpiryRecovers(t *testing.T) {
 
 	res := runLoad(t, store, 16, 3500*time.Millisecond)
 	require.Greater(t, res.failed.Load(), int64(0), "requests fail once the credentials are gone")
-	var renewalErr *dynamostore.RenewalError
+	var renewalErr *credcache.Error
 	require.ErrorAs(t, res.firstErrs[len(res.firstErrs)-1], &renewalErr, "a typed error: %v", res.firstErrs)
-	assert.Equal(t, x.RoleARN, renewalErr.RoleARN)
+	assert.Equal(t, x.RoleARN, renewalErr.Source)
 	assert.False(t, renewalErr.NonRecoverable)
 	calls := x.STS.Stats().Calls - callsBefore
 	t.Logf("%d requests failed, %d succeeded; %d STS calls during the outage; first errors %v", res.failed.Load(), res.ok.Load(), calls, res.firstErrs)
@@ -256,22 +257,22 @@ func TestRejectedTokenIsRenewedAndRetried(t *testing.T) {
 // once, and a bounded number of STS calls however many callers ask.
 func TestAssumeRoleAccessDenied(t *testing.T) {
 	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
-	cases := map[string]func() *dynamostore.Credentials{
-		"wrong ExternalId": func() *dynamostore.Credentials {
-			ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN, x.Options(func(o *dynamostore.CredentialsOptions) {
+	cases := map[string]func() *credcache.Cache{
+		"wrong ExternalId": func() *credcache.Cache {
+			ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN, x.Options(func(o *dynamostore.CrossAccountOptions) {
 				o.ExternalID = "wrong-id"
 				o.NonRecoverableDelay = 500 * time.Millisecond
 			}))
 			require.NoError(t, err)
 			return ca.Credentials
 		},
-		"untrusted caller": func() *dynamostore.Credentials {
+		"untrusted caller": func() *credcache.Cache {
 			other := x.STS.AddPrincipal(dynamostoretest.Principal{ARN: "arn:aws:iam::999988887777:user/stranger"})
 			base := x.BaseConfig()
 			base.Credentials = aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 				return aws.Credentials{AccessKeyID: other.AccessKeyID, SecretAccessKey: other.SecretAccessKey}, nil
 			}))
-			ca, err := dynamostore.NewCrossAccount(base, x.TableARN, x.RoleARN, x.Options(func(o *dynamostore.CredentialsOptions) {
+			ca, err := dynamostore.NewCrossAccount(base, x.TableARN, x.RoleARN, x.Options(func(o *dynamostore.CrossAccountOptions) {
 				o.NonRecoverableDelay = 500 * time.Millisecond
 			}))
 			require.NoError(t, err)
@@ -283,7 +284,7 @@ func TestAssumeRoleAccessDenied(t *testing.T) {
 			creds := mk()
 			before := x.STS.Stats().Calls
 			_, err := creds.Retrieve(context.Background())
-			var renewalErr *dynamostore.RenewalError
+			var renewalErr *credcache.Error
 			require.ErrorAs(t, err, &renewalErr)
 			assert.True(t, renewalErr.NonRecoverable)
 			assert.Contains(t, err.Error(), x.RoleARN)
@@ -331,9 +332,9 @@ func TestPolicyWithoutPutItem(t *testing.T) {
 func TestTransientFailureAtStartIsRetried(t *testing.T) {
 	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
 	x.STS.FailNext("Throttling", 1)
-	_, creds := x.ours(t, func(o *dynamostore.CredentialsOptions) { o.RetryBaseDelay = 200 * time.Millisecond })
+	_, creds := x.ours(t, func(o *dynamostore.CrossAccountOptions) { o.RetryBaseDelay = 200 * time.Millisecond })
 	_, err := creds.Retrieve(context.Background())
-	var renewalErr *dynamostore.RenewalError
+	var renewalErr *credcache.Error
 	require.ErrorAs(t, err, &renewalErr)
 	assert.False(t, renewalErr.NonRecoverable)
 	_, err = creds.Retrieve(context.Background())
@@ -348,7 +349,7 @@ func TestKeepWarm(t *testing.T) {
 	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
 	x.STS.SetLifetime(2 * time.Second)
 	var events atomic.Int64
-	_, creds := x.ours(t, func(o *dynamostore.CredentialsOptions) { o.OnRenew = func(dynamostore.RenewalEvent) { events.Add(1) } })
+	_, creds := x.ours(t, func(o *dynamostore.CrossAccountOptions) { o.OnRenew = func(credcache.Event) { events.Add(1) } })
 	creds.KeepWarm(context.Background())
 	require.Eventually(t, func() bool { return creds.Stats().Renewals >= 3 }, 8*time.Second, 50*time.Millisecond)
 	assert.Zero(t, creds.Stats().Waits+creds.Stats().InitialWaits, "no caller ever asked")
@@ -396,7 +397,7 @@ func TestCredentialDefaultsAndLogs(t *testing.T) {
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	x.STS.SetLifetime(0)
-	_, creds := x.ours(t, func(o *dynamostore.CredentialsOptions) { o.Logger = logger })
+	_, creds := x.ours(t, func(o *dynamostore.CrossAccountOptions) { o.Logger = logger })
 	got, err := creds.Retrieve(context.Background())
 	require.NoError(t, err)
 	assert.WithinDuration(t, time.Now().Add(time.Hour), got.Expires, 5*time.Second, "one hour, STS's default")
@@ -459,10 +460,10 @@ func TestResourceBasedPolicyModeWithoutSTS(t *testing.T) {
 func TestAssumeRoleTimeoutOfItsOwn(t *testing.T) {
 	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
 	x.STS.SetLatency(time.Second)
-	_, creds := x.ours(t, func(o *dynamostore.CredentialsOptions) { o.Timeout = 200 * time.Millisecond })
+	_, creds := x.ours(t, func(o *dynamostore.CrossAccountOptions) { o.Timeout = 200 * time.Millisecond })
 	start := time.Now()
 	_, err := creds.Retrieve(context.Background())
-	var renewalErr *dynamostore.RenewalError
+	var renewalErr *credcache.Error
 	require.ErrorAs(t, err, &renewalErr)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), 800*time.Millisecond)
