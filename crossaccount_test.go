@@ -1,11 +1,8 @@
 package dynamostore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
 	"os"
 	"regexp"
 	"strconv"
@@ -388,36 +385,6 @@ func TestConcurrentFirstCallersShareOneCall(t *testing.T) {
 	_, err := slow.Retrieve(ctx)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), time.Second, "the caller's context bounds the wait")
-}
-
-// Defaults: an hour's duration and a valid, stable session name; no secret in the log.
-func TestCredentialDefaultsAndLogs(t *testing.T) {
-	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	x.STS.SetLifetime(0)
-	_, creds := x.ours(t, func(o *dynamostore.CrossAccountOptions) { o.Logger = logger })
-	got, err := creds.Retrieve(context.Background())
-	require.NoError(t, err)
-	assert.WithinDuration(t, time.Now().Add(time.Hour), got.Expires, 5*time.Second, "one hour, STS's default")
-	assert.Equal(t, "444455556666", got.AccountID)
-	x.STS.FailNext("Throttling", -1)
-	creds.Invalidate(got.AccessKeyID)
-	_, _ = creds.Retrieve(context.Background())
-
-	mu.Lock()
-	logged := buf.String()
-	mu.Unlock()
-	assert.Contains(t, logged, "assumed role")
-	assert.Regexp(t, `assumed-role/dynamostore-sessions/dynamostore-[\w+=,.@-]{1,52}`, assumedRoleARNs(x))
-	for _, secret := range []string{got.AccessKeyID, got.SecretAccessKey, got.SessionToken, x.App.SecretAccessKey, x.App.AccessKeyID} {
-		assert.NotContains(t, logged, secret)
-	}
-}
-
-func assumedRoleARNs(x *xfixture) string {
-	return fmt.Sprint(x.STS.IssuedARNs())
 }
 
 func TestNewCrossAccountValidates(t *testing.T) {

@@ -40,9 +40,6 @@ var (
 	// ErrInvalidItem means a stored item failed authentication or could not be parsed:
 	// it was written by someone without the store's keys, or it is corrupt. It was not decoded.
 	ErrInvalidItem = errors.New("dynamostore: stored session failed authentication")
-
-	// ErrRandom means crypto/rand failed; no session ID was generated.
-	ErrRandom = errors.New("dynamostore: cannot generate a session ID")
 )
 
 // ConfigError reports invalid options passed to New.

@@ -16,12 +16,17 @@ func KVItemKey(kv *KV, key string) string { return kv.itemKey(0, key) }
 // what only the key holder can write, for the bounded-decompression test.
 func ForgeCompressedData(s *Store, id string, expires int64, deflated []byte) []byte {
 	meta := (&sessionMeta{created: expires - 60, written: expires - 60}).appendTo(nil)
-	env, _, err := s.sealer.seal(itemKey(s.opts.KeyPrefix, id), expires, flagCompressed, meta, deflated)
-	if err != nil {
-		panic(err)
-	}
+	env, _ := s.sealer.seal(itemKey(s.opts.KeyPrefix, id), expires, flagCompressed, meta, deflated)
 	return env
 }
 
 // Compressed reports whether an item's data attribute is flagged compressed.
 func Compressed(data []byte) bool { return len(data) > 1 && data[1]&flagCompressed != 0 }
+
+// Defaults that tests compare with; the package keeps them unexported (the Options field
+// comments state them).
+const (
+	DefaultMaxAge    = defaultMaxAge
+	DefaultMaxLength = defaultMaxLength
+	DefaultKeyPrefix = defaultKeyPrefix
+)

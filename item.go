@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash"
 	mrand "math/rand/v2"
 	"strings"
@@ -31,13 +30,12 @@ const idBytes = 32
 // idLength is the length of an encoded ID: unpadded base64url of idBytes.
 var idLength = base64.RawURLEncoding.EncodedLen(idBytes)
 
-// newID returns a fresh session ID, or ErrRandom: it fails closed, never with a weak ID.
-func newID() (string, error) {
+// newID returns a fresh session ID. crypto/rand.Read never fails (since Go 1.24 it crashes
+// the program instead), so an ID is never weak.
+func newID() string {
 	b := make([]byte, idBytes)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrRandom, err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // validID reports whether id has the exact shape newID produces. Cookies are user input:
@@ -163,7 +161,7 @@ func (s *sealer) sealedLength(n int) int {
 // seal returns the envelope of the payload made of parts, for the item key, with flags
 // (flagCompressed or 0), and the random token it carries. It writes into one buffer of the
 // final size: the payload is copied once and, with a block key, encrypted in place.
-func (s *sealer) seal(key string, expires int64, flags byte, parts ...[]byte) (env []byte, token uint64, err error) {
+func (s *sealer) seal(key string, expires int64, flags byte, parts ...[]byte) (env []byte, token uint64) {
 	k := &s.keys[0]
 	n := 0
 	for _, p := range parts {
@@ -179,9 +177,7 @@ func (s *sealer) seal(key string, expires int64, flags byte, parts ...[]byte) (e
 		out[1] |= flagEncrypted
 		out = out[:headerLength+nonceLength]
 		nonce := out[headerLength:]
-		if _, err := rand.Read(nonce); err != nil {
-			return nil, 0, fmt.Errorf("%w: %v", ErrRandom, err)
-		}
+		_, _ = rand.Read(nonce) // never fails: see newID
 	}
 	start := len(out)
 	for _, p := range parts {
@@ -191,7 +187,7 @@ func (s *sealer) seal(key string, expires int64, flags byte, parts ...[]byte) (e
 		// In place: the ciphertext overwrites the plaintext it starts at, as cipher.AEAD allows.
 		out = k.aead.Seal(out[:start], out[headerLength:start], out[start:], []byte(key))
 	}
-	return k.sum(out, key, out), token, nil
+	return k.sum(out, key, out), token
 }
 
 // newToken returns a non-zero random write token. It needs to be unique, not secret: an

@@ -324,9 +324,7 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 		}
 		s.tracked.set(sess, &next)
 	default:
-		if next.id, err = newID(); err != nil {
-			return false, err
-		}
+		next.id = newID()
 		if err := s.create(ctx, &next, body); err != nil {
 			return false, err
 		}
@@ -712,12 +710,9 @@ func numberAttr(item map[string]types.AttributeValue, name string) (int64, error
 }
 
 // item seals body into a new item for key and records the write's token in st.
-func (s *Store) item(key string, st *sessionState, body sealedBody) (map[string]types.AttributeValue, error) {
+func (s *Store) item(key string, st *sessionState, body sealedBody) map[string]types.AttributeValue {
 	var meta [metaBoundLength]byte
-	env, token, err := s.sealer.seal(key, st.expires, body.flags, st.meta.appendTo(meta[:0]), body.data)
-	if err != nil {
-		return nil, err
-	}
+	env, token := s.sealer.seal(key, st.expires, body.flags, st.meta.appendTo(meta[:0]), body.data)
 	st.token = token
 	copy(st.header[:], env)
 	keyValue := st.keyAttr[s.opts.PartitionKey] // the load's, when the ID is the same
@@ -732,7 +727,7 @@ func (s *Store) item(key string, st *sessionState, body sealedBody) (map[string]
 	if s.opts.OptimisticLocking {
 		item[attrVersion] = &types.AttributeValueMemberN{Value: strconv.FormatInt(st.version, 10)}
 	}
-	return item, nil
+	return item
 }
 
 // create writes a brand-new item; the condition makes sure it can never replace another.
@@ -740,12 +735,9 @@ func (s *Store) item(key string, st *sessionState, body sealedBody) (map[string]
 // a PutItem whose answer was lost); an item of anyone else is never overwritten.
 func (s *Store) create(ctx context.Context, next *sessionState, body sealedBody) error {
 	key := itemKey(s.opts.KeyPrefix, next.id)
-	item, err := s.item(key, next, body)
-	if err != nil {
-		return err
-	}
+	item := s.item(key, next, body)
 	var tries attempts
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           &s.opts.TableName,
 		Item:                                item,
 		ConditionExpression:                 s.exprs.createCond,
@@ -783,10 +775,7 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body seale
 		keyAttr = s.keyAttr(key)
 	}
 	next.key, next.keyAttr = key, keyAttr
-	item, err := s.item(key, next, body)
-	if err != nil {
-		return err
-	}
+	item := s.item(key, next, body)
 	values := map[string]types.AttributeValue{
 		":d":   item[attrData],
 		":e":   item[attrExpires],

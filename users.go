@@ -129,8 +129,8 @@ func (s *Store) login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 	again := stored && st.meta.bound && st.meta.user == user
 	if again {
 		meta.created, meta.handle = st.meta.created, st.meta.handle
-	} else if _, err := rand.Read(meta.handle[:]); err != nil {
-		return fmt.Errorf("%w: %v", ErrRandom, err)
+	} else {
+		_, _ = rand.Read(meta.handle[:]) // never fails: see newID
 	}
 	var label string
 	if s.opts.SessionLabel != nil {
@@ -148,13 +148,8 @@ func (s *Store) login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 	} else {
 		next.fp = bytesFingerprint(raw)
 	}
-	entry, err := s.sealEntry(&next.meta, label)
-	if err != nil {
-		return err
-	}
-	if next.id, err = newID(); err != nil {
-		return err
-	}
+	entry := s.sealEntry(&next.meta, label)
+	next.id = newID()
 	if err := s.create(ctx, &next, body); err != nil {
 		return err
 	}
@@ -334,11 +329,11 @@ type entry struct {
 }
 
 // sealEntry seals the entry of a bound session, bound to its user item and handle.
-func (s *Store) sealEntry(m *sessionMeta, label string) ([]byte, error) {
+func (s *Store) sealEntry(m *sessionMeta, label string) []byte {
 	b := binary.BigEndian.AppendUint64(nil, uint64(m.created))
 	b = binary.BigEndian.AppendUint64(b, uint64(m.authTime))
-	env, _, err := s.sealer.seal(s.entryKey(m.user, handleString(m)), s.deadline(m), 0, b, []byte(label))
-	return env, err
+	env, _ := s.sealer.seal(s.entryKey(m.user, handleString(m)), s.deadline(m), 0, b, []byte(label))
+	return env
 }
 
 func (s *Store) entryKey(user [userKeyBytes]byte, handle string) string {

@@ -144,7 +144,7 @@ func storeSide(ctx context.Context, store *dynamostore.Store, e *env, table stri
 	}
 	sum := sha256.Sum256([]byte(id))
 	out, err := e.admin.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: map[string]types.AttributeValue{
-		"id": &types.AttributeValueMemberS{Value: dynamostore.DefaultKeyPrefix + base64.RawURLEncoding.EncodeToString(sum[:])}}})
+		"id": &types.AttributeValueMemberS{Value: "session#" + base64.RawURLEncoding.EncodeToString(sum[:])}}})
 	if err != nil || out.Item == nil {
 		return nil, 0, fmt.Errorf("read back a session: %v", err)
 	}

@@ -69,7 +69,7 @@ func AssumeRole(client stscreds.AssumeRoleAPIClient, roleARN string, optFns ...f
 	case o.Duration == 0:
 		o.Duration = DefaultRoleDuration
 	case o.Duration < 15*time.Minute || o.Duration > 12*time.Hour:
-		errs = append(errs, fmt.Errorf("Duration is %v; STS grants 15m0s to 12h0m0s", o.Duration))
+		errs = append(errs, fmt.Errorf("the Duration %v is outside what STS grants, 15m0s to 12h0m0s", o.Duration))
 	}
 	if o.RoleSessionName == "" {
 		o.RoleSessionName = defaultSessionName()

@@ -160,8 +160,12 @@ func TestAssumeRoleDefaultsAndLogs(t *testing.T) {
 	c.Invalidate(got.AccessKeyID)
 	_, _ = c.Retrieve(context.Background())
 
+	// Each call is logged by the renewing goroutine after it releases the waiting callers.
+	require.Eventually(t, func() bool {
+		l := logs.String()
+		return strings.Contains(l, "credcache: retrieved credentials") && strings.Contains(l, "credcache: renewal failed")
+	}, 5*time.Second, 10*time.Millisecond)
 	logged := logs.String()
-	assert.Contains(t, logged, "credcache: retrieved credentials")
 	assert.Contains(t, logged, "source="+role)
 	assert.NotContains(t, logged, "dynamostore")
 	assert.Regexp(t, `assumed-role/sessions/credcache-[\w+=,.@-]{1,54}`, fmt.Sprint(emu.IssuedARNs()))
@@ -235,7 +239,9 @@ func TestNewRenewsAnExpiringProvider(t *testing.T) {
 func TestNewOverAFailingProvider(t *testing.T) {
 	t.Parallel()
 	p := &expiringProvider{lifetime: 1500 * time.Millisecond}
-	c, err := credcache.New(p, func(o *credcache.Options) { o.RetryBaseDelay, o.RetryMaxDelay = 50*time.Millisecond, 200*time.Millisecond })
+	c, err := credcache.New(p, func(o *credcache.Options) {
+		o.RetryBaseDelay, o.RetryMaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
 	require.NoError(t, err)
 	defer c.Close()
 	first, err := c.Retrieve(context.Background())

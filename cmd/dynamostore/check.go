@@ -60,7 +60,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&o.externalID, "external-id", "", "the `ExternalId` the role's trust policy requires (default: EXTERNAL_ID)")
 	fs.StringVar(&o.region, "region", "", "the usage account's `region`, where STS is called (default: AWS_REGION, else the table's region)")
 	fs.StringVar(&o.keyPrefix, "key-prefix", "", "a `prefix` for the probe item's key, such as session#, when the role's policy limits dynamodb:LeadingKeys")
-	fs.StringVar(&o.partitionKey, "partition-key", dynamostore.DefaultPartitionKey, "the table's hash key `attribute`, as set with WithPartitionKey")
+	fs.StringVar(&o.partitionKey, "partition-key", "id", "the table's hash key `attribute`, as set with WithPartitionKey")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: dynamostore check -table-arn ARN -role-arn ARN [-external-id ID] [-region R]
 
