@@ -92,7 +92,7 @@ func applyThenServerError(base http.RoundTripper) func(*http.Request) (*http.Res
 // applied and answered with a 500 must be confirmed by the read-back, not reported as failed:
 // a failed Save or Delete here would leave the user with a stale cookie (or none) for a
 // session that was in fact written or removed.
-// Guards definite (confirm.go): a 5xx answer to a single attempt is not a refusal.
+// Guards definite (retrysafe.go): a 5xx answer to a single attempt is not a refusal.
 func TestAppliedWriteAnswered5xxOnItsOnlyAttemptIsConfirmed(t *testing.T) {
 	t.Parallel()
 	t.Run("create", func(t *testing.T) {
@@ -138,7 +138,7 @@ func TestAppliedWriteAnswered5xxOnItsOnlyAttemptIsConfirmed(t *testing.T) {
 // then fails on the network. The confirming read finds neither this write nor the state it
 // replaced but the other request's write, which may sit on top of ours: the outcome is
 // unknown. Reported "not applied", the caller would apply its change again.
-// Guards confirm (confirm.go): the item read back is "as it was" only if it carries the
+// Guards confirm (retrysafe.go): the item read back is "as it was" only if it carries the
 // write token of the envelope this write replaced.
 func TestWriteUnderAnotherRequestsWriteIsOutcomeUnknown(t *testing.T) {
 	t.Parallel()

@@ -79,7 +79,7 @@ func newExpressions(o *Options) expressions {
 	}
 	// Without locking the last writer wins, but only over a write it has seen: an SDK retry
 	// of a write DynamoDB had applied must not land again on top of a later request's write.
-	// The header of an envelope names its write (item.go).
+	// The header of an envelope names its write (envelope.go).
 	e.updateCondSeen = aws.String(*e.updateCond + " AND begins_with(#d, :h)")
 	if o.OptimisticLocking {
 		// A stale copy is not moved either: the claim checks the version as an update does.
@@ -216,7 +216,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 		return s.Delete(r, w, sess)
 	}
 	start := time.Now()
-	wrote, err := s.save(r.Context(), w, sess, false)
+	wrote, err := s.save(r.Context(), w, sess)
 	s.metrics.saved(r.Context(), start, "save", wrote, err)
 	return err
 }
@@ -234,7 +234,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 func (s *Store) Regenerate(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
 	start := time.Now()
 	s.reviveCookie(sess)
-	wrote, err := s.save(r.Context(), w, sess, true)
+	wrote, err := s.regenerate(r.Context(), w, sess)
 	s.metrics.saved(r.Context(), start, "regenerate", wrote, err)
 	return err
 }
@@ -272,35 +272,21 @@ func (s *Store) delete(r *http.Request, w http.ResponseWriter, sess *sessions.Se
 	return nil
 }
 
-func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.Session, regenerate bool) (wrote bool, err error) {
-	st := s.tracked.get(sess)
-	if st != nil && st.loadFailed {
-		return false, fmt.Errorf("%w: session %q", ErrLoadFailed, sess.Name())
+// save is Save: an update of a stored session, skipped when nothing changed within the touch
+// interval, or a new session's first write.
+func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.Session) (wrote bool, err error) {
+	st, next, err := s.prepare(sess)
+	if err != nil {
+		return false, err
 	}
-	if sess.Options == nil {
-		opts := s.opts.Cookie
-		sess.Options = &opts
+	if !st.current(sess.ID) {
+		return s.writeNew(ctx, w, sess, st, next)
 	}
-	now := s.opts.Clock()
-	lifetime := s.lifetime(sess.Options)
-	stored := st.current(sess.ID)
-	next := sessionState{
-		written: now.Unix(),
-		version: 1,
-		stored:  true,
-		meta:    sessionMeta{created: now.Unix()},
-	}
-	if stored {
-		next.meta = st.meta // created, and the user binding, go with the session
-	}
-	next.meta.written = now.Unix()
-	if next.expires = s.expiry(now, lifetime, &next.meta); next.expires <= now.Unix() {
-		return false, ErrSessionGone // past its absolute timeout
-	}
+	touch := s.touchInterval(s.lifetime(sess.Options))
 	fp, walked := s.valuesFingerprint(sess.Values)
 	if walked {
 		next.fp = fp
-		if stored && !regenerate && st.unchanged(next, s.touchInterval(lifetime)) {
+		if st.unchanged(next, touch) {
 			return false, s.setCookie(w, sess) // same values, and the expiry is fresh enough
 		}
 	}
@@ -310,33 +296,92 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 	}
 	if !walked {
 		next.fp = bytesFingerprint(raw)
+		if st.unchanged(next, touch) {
+			return false, s.setCookie(w, sess) // a custom codec's bytes are unchanged
+		}
 	}
-
-	switch {
-	case stored && !regenerate && st.unchanged(next, s.touchInterval(lifetime)):
-		return false, s.setCookie(w, sess) // a custom codec's bytes are unchanged
-	case stored && !regenerate:
-		next.id = sess.ID
-		next.cookie = st.cookie
-		next.version = st.version + 1
-		if err := s.update(ctx, st, &next, body, s.touches(st, &next)); err != nil {
-			return false, err
-		}
-		s.tracked.set(sess, &next)
-	default:
-		next.id = newID()
-		if err := s.create(ctx, &next, body); err != nil {
-			return false, err
-		}
-		if stored { // Regenerate: the old ID must stop working, or nothing changes.
-			if err := s.move(ctx, st, &next, nil); err != nil {
-				return false, err
-			}
-		}
-		s.tracked.set(sess, &next)
-		sess.ID = next.id
+	next.id, next.cookie, next.version = sess.ID, st.cookie, st.version+1
+	if err := s.update(ctx, st, &next, body, s.touches(st, &next)); err != nil {
+		return false, err
 	}
+	s.tracked.set(sess, &next)
 	return true, s.setCookie(w, sess)
+}
+
+// regenerate is Regenerate: the session written under a fresh ID, and its old item ended.
+func (s *Store) regenerate(ctx context.Context, w http.ResponseWriter, sess *sessions.Session) (wrote bool, err error) {
+	st, next, err := s.prepare(sess)
+	if err != nil {
+		return false, err
+	}
+	return s.writeNew(ctx, w, sess, st, next)
+}
+
+// begin opens Save, Regenerate and Login: a session whose load failed is never written
+// (ErrLoadFailed), and one without cookie options gets the store's.
+func (s *Store) begin(sess *sessions.Session) (*sessionState, error) {
+	st := s.tracked.get(sess)
+	if st != nil && st.loadFailed {
+		return nil, fmt.Errorf("%w: session %q", ErrLoadFailed, sess.Name())
+	}
+	if sess.Options == nil {
+		opts := s.opts.Cookie
+		sess.Options = &opts
+	}
+	return st, nil
+}
+
+// prepare is begin, then the state that a write of sess leaves: a stored session keeps its
+// creation and user binding; ErrSessionGone past its absolute timeout.
+func (s *Store) prepare(sess *sessions.Session) (st *sessionState, next sessionState, err error) {
+	if st, err = s.begin(sess); err != nil {
+		return nil, next, err
+	}
+	now := s.opts.Clock()
+	next = sessionState{written: now.Unix(), version: 1, stored: true, meta: sessionMeta{created: now.Unix()}}
+	if st.current(sess.ID) {
+		next.meta = st.meta
+	}
+	next.meta.written = now.Unix()
+	if next.expires = s.expiry(now, s.lifetime(sess.Options), &next.meta); next.expires <= now.Unix() {
+		return nil, next, ErrSessionGone
+	}
+	return st, next, nil
+}
+
+// writeNew writes the session under a fresh ID; a stored session's old item is then ended
+// (move), or nothing changes for whoever holds the old ID.
+func (s *Store) writeNew(ctx context.Context, w http.ResponseWriter, sess *sessions.Session, st *sessionState, next sessionState) (wrote bool, err error) {
+	body, err := s.encodeValues(sess.Values, &next)
+	if err != nil {
+		return false, err
+	}
+	next.id = newID()
+	if err := s.create(ctx, &next, body); err != nil {
+		return false, err
+	}
+	if st.current(sess.ID) {
+		if err := s.move(ctx, st, &next, nil); err != nil {
+			return false, err
+		}
+	}
+	s.tracked.set(sess, &next)
+	sess.ID = next.id
+	return true, s.setCookie(w, sess)
+}
+
+// encodeValues encodes the session's values for next, and records their fingerprint.
+func (s *Store) encodeValues(values map[any]any, next *sessionState) (sealedBody, error) {
+	raw, body, err := s.encode(values, &next.meta)
+	if err != nil {
+		return sealedBody{}, err
+	}
+	if fp, ok := s.valuesFingerprint(values); ok {
+		next.fp = fp
+	} else {
+		next.fp = bytesFingerprint(raw)
+	}
+	return body, nil
 }
 
 // reviveCookie undoes what Delete did to the session's cookie options (MaxAge -1), so that a
@@ -811,80 +856,6 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body seale
 		return s.logged(&OpError{Op: "UpdateItem", Table: s.opts.TableName, Err: errors.New("the condition failed against a live session item")})
 	}
 	return err
-}
-
-// updateCall is one UpdateItem of update.
-type updateCall struct {
-	key       string
-	keyAttr   map[string]types.AttributeValue
-	cond      *string
-	values    map[string]types.AttributeValue
-	item      map[string]types.AttributeValue // the item as this write leaves it
-	prevToken uint64                          // the token of the write it replaces
-	once      bool                            // a single attempt: the SDK does not retry it
-	touch     bool                            // the same values and lifetime: only the expiry moves
-}
-
-// sendUpdate sends u and tells what its answer means. found is another request's write that
-// u, without optimistic locking, lost to: with every attempt refused (nothing of u was
-// applied), or, for a touch, in any case (the session holds a later write of the same values
-// either way).
-func (s *Store) sendUpdate(ctx context.Context, u *updateCall, next *sessionState) (found map[string]types.AttributeValue, err error) {
-	var tries attempts
-	optFns := []func(*dynamodb.Options){tries.option}
-	if u.once {
-		optFns = append(optFns, singleAttempt)
-	}
-	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           &s.opts.TableName,
-		Key:                                 u.keyAttr,
-		UpdateExpression:                    s.exprs.updateSet,
-		ConditionExpression:                 u.cond,
-		ExpressionAttributeNames:            s.exprs.updateNames,
-		ExpressionAttributeValues:           u.values,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}, optFns...)
-	var failed *types.ConditionalCheckFailedException
-	switch {
-	case err == nil:
-		return nil, nil
-	case !errors.As(err, &failed):
-		return nil, s.confirm(ctx, "UpdateItem", u.key, u.item, u.prevToken, tries.n.Load(), err)
-	case sameWrite(failed.Item, u.item):
-		s.ownWrite("UpdateItem")
-		return nil, nil
-	case failed.Item == nil, failed.Item[attrMoved] != nil: // deleted, or moved to a new ID
-		return nil, ErrSessionGone
-	}
-	// Tell an expired session from a concurrent write.
-	if expires, err := numberAttr(failed.Item, attrExpires); err != nil || expires <= next.written {
-		return nil, ErrSessionGone
-	}
-	if s.opts.OptimisticLocking {
-		return nil, s.conflict(next, failed.Item, err)
-	}
-	// Another request wrote the session. Unless DynamoDB refused every attempt, an earlier
-	// one may have been applied before that write.
-	if !u.touch && !tries.noneApplied() {
-		return nil, s.logged(&OpError{Op: "UpdateItem", Table: s.opts.TableName, OutcomeUnknown: true,
-			Err: fmt.Errorf("the session was written by another request, and this write, sent %d times, may have come before: %w", tries.n.Load(), err)})
-	}
-	return failed.Item, nil
-}
-
-// singleAttempt turns off the SDK's retries for one call.
-func singleAttempt(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
-
-// conflict is the answer to an update with optimistic locking that found another version.
-func (s *Store) conflict(next *sessionState, found map[string]types.AttributeValue, err error) error {
-	// A version past the one this write makes may sit on top of this very write, applied by
-	// an earlier attempt and then overwritten by another request: that is no proof of a
-	// conflict, and reloading to apply the change again could apply it twice.
-	if v, verr := numberAttr(found, attrVersion); verr == nil && v > next.version {
-		return s.logged(&OpError{Op: "UpdateItem", Table: s.opts.TableName, OutcomeUnknown: true,
-			Err: fmt.Errorf("the session was written again after version %d, and this write may have come before: %w", next.version, err)})
-	}
-	return ErrConflict
 }
 
 func strPtr(s string) *string { return &s }

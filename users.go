@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -113,13 +112,9 @@ func (s *Store) login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 		return errors.New("dynamostore: Login needs a user ID")
 	}
 	ctx := r.Context()
-	st := s.tracked.get(sess)
-	if st != nil && st.loadFailed {
-		return fmt.Errorf("%w: session %q", ErrLoadFailed, sess.Name())
-	}
-	if sess.Options == nil {
-		opts := s.opts.Cookie
-		sess.Options = &opts
+	st, err := s.begin(sess)
+	if err != nil {
+		return err
 	}
 	s.reviveCookie(sess)
 	now := s.opts.Clock()
@@ -139,14 +134,9 @@ func (s *Store) login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 	next := sessionState{written: now.Unix(), version: 1, stored: true, meta: meta}
 	next.meta.listedUntil = s.deadline(&next.meta)
 	next.expires = s.expiry(now, s.lifetime(sess.Options), &next.meta)
-	raw, body, err := s.encode(sess.Values, &next.meta)
+	body, err := s.encodeValues(sess.Values, &next)
 	if err != nil {
 		return err
-	}
-	if fp, ok := s.valuesFingerprint(sess.Values); ok {
-		next.fp = fp
-	} else {
-		next.fp = bytesFingerprint(raw)
 	}
 	entry := s.sealEntry(&next.meta, label)
 	next.id = newID()

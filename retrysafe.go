@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,7 +25,7 @@ import (
 // so such a retry fails its own condition against the item that the first attempt wrote.
 // An update without optimistic locking is conditioned on the header of the envelope it
 // replaces, which carries that write's token, so a retry never lands on a later write.
-// Every envelope carries a random write token (item.go), and every conditional write asks for
+// Every envelope carries a random write token (envelope.go), and every conditional write asks for
 // the item it failed against (ReturnValuesOnConditionCheckFailure = ALL_OLD), so the store
 // recognises its own write there and reports success (create and update in store.go).
 //
@@ -216,4 +217,78 @@ var retryables = retry.IsErrorRetryables(append(append([]retry.IsErrorRetryable{
 // network errors and timeouts.
 func transient(err error) bool {
 	return retryables.IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// updateCall is one UpdateItem of update.
+type updateCall struct {
+	key       string
+	keyAttr   map[string]types.AttributeValue
+	cond      *string
+	values    map[string]types.AttributeValue
+	item      map[string]types.AttributeValue // the item as this write leaves it
+	prevToken uint64                          // the token of the write it replaces
+	once      bool                            // a single attempt: the SDK does not retry it
+	touch     bool                            // the same values and lifetime: only the expiry moves
+}
+
+// sendUpdate sends u and tells what its answer means. found is another request's write that
+// u, without optimistic locking, lost to: with every attempt refused (nothing of u was
+// applied), or, for a touch, in any case (the session holds a later write of the same values
+// either way).
+func (s *Store) sendUpdate(ctx context.Context, u *updateCall, next *sessionState) (found map[string]types.AttributeValue, err error) {
+	var tries attempts
+	optFns := []func(*dynamodb.Options){tries.option}
+	if u.once {
+		optFns = append(optFns, singleAttempt)
+	}
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           &s.opts.TableName,
+		Key:                                 u.keyAttr,
+		UpdateExpression:                    s.exprs.updateSet,
+		ConditionExpression:                 u.cond,
+		ExpressionAttributeNames:            s.exprs.updateNames,
+		ExpressionAttributeValues:           u.values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}, optFns...)
+	var failed *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return nil, nil
+	case !errors.As(err, &failed):
+		return nil, s.confirm(ctx, "UpdateItem", u.key, u.item, u.prevToken, tries.n.Load(), err)
+	case sameWrite(failed.Item, u.item):
+		s.ownWrite("UpdateItem")
+		return nil, nil
+	case failed.Item == nil, failed.Item[attrMoved] != nil: // deleted, or moved to a new ID
+		return nil, ErrSessionGone
+	}
+	// Tell an expired session from a concurrent write.
+	if expires, err := numberAttr(failed.Item, attrExpires); err != nil || expires <= next.written {
+		return nil, ErrSessionGone
+	}
+	if s.opts.OptimisticLocking {
+		return nil, s.conflict(next, failed.Item, err)
+	}
+	// Another request wrote the session. Unless DynamoDB refused every attempt, an earlier
+	// one may have been applied before that write.
+	if !u.touch && !tries.noneApplied() {
+		return nil, s.logged(&OpError{Op: "UpdateItem", Table: s.opts.TableName, OutcomeUnknown: true,
+			Err: fmt.Errorf("the session was written by another request, and this write, sent %d times, may have come before: %w", tries.n.Load(), err)})
+	}
+	return failed.Item, nil
+}
+
+// singleAttempt turns off the SDK's retries for one call.
+func singleAttempt(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
+
+// conflict is the answer to an update with optimistic locking that found another version.
+func (s *Store) conflict(next *sessionState, found map[string]types.AttributeValue, err error) error {
+	// A version past the one this write makes may sit on top of this very write, applied by
+	// an earlier attempt and then overwritten by another request: that is no proof of a
+	// conflict, and reloading to apply the change again could apply it twice.
+	if v, verr := numberAttr(found, attrVersion); verr == nil && v > next.version {
+		return s.logged(&OpError{Op: "UpdateItem", Table: s.opts.TableName, OutcomeUnknown: true,
+			Err: fmt.Errorf("the session was written again after version %d, and this write may have come before: %w", next.version, err)})
+	}
+	return ErrConflict
 }
