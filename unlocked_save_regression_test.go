@@ -1,9 +1,9 @@
 package dynamostore_test
 
-// Review of 39fea76 (unlocked Saves conditioned on the envelope header they replace).
-//
-// FAILING tests (defects) come first; the tests marked HELD at the end are attacks that the
-// change withstands, kept as regression tests.
+// Regression tests of Saves without optimistic locking, which are conditioned on the write
+// they replace (issue 19's last defect). An adversarial review of the first version of that
+// fix broke it in the ways of the first tests ("Broke in the first version of the fix"); the
+// others are attacks it withstood from the start.
 
 import (
 	"context"
@@ -26,9 +26,9 @@ import (
 	"github.com/dynamostore/dynamostore/dynamostoretest"
 )
 
-// r19OtherWrites loads the browser's session on other and sets key=value: another request,
+// otherWrites loads the browser's session on other and sets key=value: another request,
 // on another server, outside any scripted faults.
-func r19OtherWrites(b *browser, other *dynamostore.Store, key, value string) error {
+func otherWrites(b *browser, other *dynamostore.Store, key, value string) error {
 	req := b.request(context.Background())
 	s, err := other.Get(req, cookieName)
 	if err != nil {
@@ -38,8 +38,8 @@ func r19OtherWrites(b *browser, other *dynamostore.Store, key, value string) err
 	return other.Save(req, httptest.NewRecorder(), s)
 }
 
-// r19Expires is the expires attribute of the browser's item.
-func r19Expires(t *testing.T, f *fixture, b *browser) int64 {
+// storedExpires is the expires attribute of the browser's item.
+func storedExpires(t *testing.T, f *fixture, b *browser) int64 {
 	t.Helper()
 	_, item := f.itemOf(t, b)
 	n, ok := item["expires"].(*types.AttributeValueMemberN)
@@ -49,14 +49,14 @@ func r19Expires(t *testing.T, f *fixture, b *browser) int64 {
 	return v
 }
 
-// FAILING. A touch (a read-only request past the touch interval) whose first attempt got a
+// Broke in the first version of the fix: a touch (a read-only request past the touch interval) whose first attempt got a
 // 500 (not applied) while another request wrote a cart: the SDK's retry fails begins_with
 // against that write, and since the call made two attempts, sendUpdate returns
 // ErrOutcomeUnknown before update ever looks at `touch`. For a touch the outcome is not in
 // doubt at all: applied or not, the item holds the other write, which is what the touch rule
 // leaves anyway. Before 39fea76 this Save returned nil. A page that changed nothing now
 // fails with ErrOutcomeUnknown.
-func TestReview19TouchAfterA5xxAttemptUnderAnotherWriteIsNoError(t *testing.T) {
+func TestTouchAfterA5xxAttemptUnderAnotherWriteIsNoError(t *testing.T) {
 	t.Parallel()
 	f, st := newScriptedFixture(t)
 	other := f.otherServer(t)
@@ -65,7 +65,7 @@ func TestReview19TouchAfterA5xxAttemptUnderAnotherWriteIsNoError(t *testing.T) {
 	slowReq, slow := b.copy(t, f.store)
 	var otherErr error
 	st.then("UpdateItem", func(r *http.Request) (*http.Response, error) {
-		otherErr = r19OtherWrites(b, other, "cart", "book")
+		otherErr = otherWrites(b, other, "cart", "book")
 		return answer(http.StatusInternalServerError, "InternalServerError", "not applied")(r)
 	})
 	err := f.store.Save(slowReq, httptest.NewRecorder(), slow)
@@ -74,10 +74,10 @@ func TestReview19TouchAfterA5xxAttemptUnderAnotherWriteIsNoError(t *testing.T) {
 	assert.NoError(t, err, "a touch whose outcome is the other write either way is no error")
 }
 
-// FAILING. As above, but the touch's first attempt was applied and its answer lost, and the
+// Broke in the first version of the fix: As above, but the touch's first attempt was applied and its answer lost, and the
 // other request wrote on top of it. Same result: the item holds the other write (which saw
 // our touch, a no-op for values), yet Save returns ErrOutcomeUnknown.
-func TestReview19TouchAppliedThenLostUnderAnotherWriteIsNoError(t *testing.T) {
+func TestTouchAppliedThenLostUnderAnotherWriteIsNoError(t *testing.T) {
 	t.Parallel()
 	f, st := newScriptedFixture(t)
 	other := f.otherServer(t)
@@ -85,7 +85,7 @@ func TestReview19TouchAppliedThenLostUnderAnotherWriteIsNoError(t *testing.T) {
 	f.clock.Advance(2 * time.Hour)
 	slowReq, slow := b.copy(t, f.store)
 	var otherErr error
-	st.then("UpdateItem", applyThenLose(st.base, func() { otherErr = r19OtherWrites(b, other, "cart", "book") }))
+	st.then("UpdateItem", applyThenLose(st.base, func() { otherErr = otherWrites(b, other, "cart", "book") }))
 	err := f.store.Save(slowReq, httptest.NewRecorder(), slow)
 	require.NoError(t, otherErr)
 	assert.Equal(t, "book", f.stored(t, b)["cart"])
@@ -100,12 +100,12 @@ func (c r19NoCount) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput
 	return c.recordingClient.UpdateItem(ctx, in)
 }
 
-// FAILING. Through a client that reports 0 attempts (DAX), every touch that meets a
+// Broke in the first version of the fix: Through a client that reports 0 attempts (DAX), every touch that meets a
 // concurrent write returns ErrOutcomeUnknown (docs/design.md says such a client counts as
 // more than one attempt, which is right for a change, but a touch has nothing in doubt).
 // Two tabs of one browser, one of them a plain page view after the touch interval, are
 // enough.
-func TestReview19TouchThroughAClientThatDoesNotCountAttemptsIsNoError(t *testing.T) {
+func TestTouchThroughAClientThatDoesNotCountAttemptsIsNoError(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	dax, err := dynamostore.New(r19NoCount{f.client}, dynamostore.WithTableName(f.table),
@@ -115,63 +115,63 @@ func TestReview19TouchThroughAClientThatDoesNotCountAttemptsIsNoError(t *testing
 	b := f.withSession(t)
 	f.clock.Advance(2 * time.Hour)
 	slowReq, slow := b.copy(t, dax)
-	require.NoError(t, r19OtherWrites(b, other, "cart", "book"))
+	require.NoError(t, otherWrites(b, other, "cart", "book"))
 	err = dax.Save(slowReq, httptest.NewRecorder(), slow)
 	assert.Equal(t, "book", f.stored(t, b)["cart"])
 	assert.NoError(t, err, "a touch that finds another write leaves it be and succeeds")
 }
 
-// FAILING. `touch` is only "same values" (store.go save: st.fp.equal(next.fp)); the expiry
+// Broke in the first version of the fix: `touch` is only "same values" (store.go save: st.fp.equal(next.fp)); the expiry
 // may move anywhere. A request that keeps the values but gives the session a longer life
 // (sess.Options.MaxAge: "remember me", 30 days, capped at the 7-day absolute timeout) meets
 // a concurrent cart write made with the default one-day MaxAge: its update is dropped as a
 // "touch", Save returns nil and sets a 30-day cookie, and the item expires in one day.
 // update's comment promises the rule only for "same values, a later expiry" than... the
 // write it replaced, but the write it finds may end far earlier than this one.
-func TestReview19LongerLifeWithSameValuesIsNotDroppedAsATouch(t *testing.T) {
+func TestLongerLifeWithSameValuesIsNotDroppedAsATouch(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	other := f.otherServer(t)
 	b := f.withSession(t)
 	slowReq, slow := b.copy(t, f.store)
-	require.NoError(t, r19OtherWrites(b, other, "cart", "book"))
+	require.NoError(t, otherWrites(b, other, "cart", "book"))
 	slow.Options.MaxAge = 30 * 86400
 	require.NoError(t, f.store.Save(slowReq, httptest.NewRecorder(), slow))
 	now := f.clock.Now()
-	assert.Greater(t, r19Expires(t, f, b), now.Add(48*time.Hour).Unix(),
+	assert.Greater(t, storedExpires(t, f, b), now.Add(48*time.Hour).Unix(),
 		"Save returned nil for a longer life, so the session must have it (the last writer wins)")
 }
 
-// FAILING. The other direction: the request shortens the session (MaxAge 10 minutes, values
+// Broke in the first version of the fix: the other direction: the request shortens the session (MaxAge 10 minutes, values
 // unchanged) while another request writes a cart. Save returns nil, the cookie says 10
 // minutes, and the server keeps the session for a day.
-func TestReview19ShorterLifeWithSameValuesIsNotDroppedAsATouch(t *testing.T) {
+func TestShorterLifeWithSameValuesIsNotDroppedAsATouch(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	other := f.otherServer(t)
 	b := f.withSession(t)
 	slowReq, slow := b.copy(t, f.store)
-	require.NoError(t, r19OtherWrites(b, other, "cart", "book"))
+	require.NoError(t, otherWrites(b, other, "cart", "book"))
 	slow.Options.MaxAge = 600
 	require.NoError(t, f.store.Save(slowReq, httptest.NewRecorder(), slow))
 	now := f.clock.Now()
-	assert.LessOrEqual(t, r19Expires(t, f, b), now.Add(10*time.Minute).Unix(),
+	assert.LessOrEqual(t, storedExpires(t, f, b), now.Add(10*time.Minute).Unix(),
 		"Save returned nil for a 10-minute life, so the server must not keep the session a day")
 }
 
-// FAILING (low severity). The first attempt is refused with throttling (a 400: DynamoDB says
+// Broke in the first version of the fix (low severity): The first attempt is refused with throttling (a 400: DynamoDB says
 // it did not apply it); another request writes meanwhile; the SDK's retry fails begins_with.
 // Nothing of this call was applied, which the single-attempt rule would have allowed to
 // settle with one more round, but the count is 2, so Save returns ErrOutcomeUnknown where
 // it used to succeed. Throttling and contention come together under load.
-func TestReview19ThrottledFirstAttemptThenAnotherWriteStillLands(t *testing.T) {
+func TestThrottledFirstAttemptThenAnotherWriteStillLands(t *testing.T) {
 	t.Parallel()
 	f, st := newScriptedFixture(t)
 	other := f.otherServer(t)
 	b := f.withSession(t)
 	var otherErr error
 	st.then("UpdateItem", func(r *http.Request) (*http.Response, error) {
-		otherErr = r19OtherWrites(b, other, "cart", "book")
+		otherErr = otherWrites(b, other, "cart", "book")
 		return answer(http.StatusBadRequest, "ProvisionedThroughputExceededException", "slow down")(r)
 	})
 	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
@@ -180,7 +180,7 @@ func TestReview19ThrottledFirstAttemptThenAnotherWriteStillLands(t *testing.T) {
 	assert.Equal(t, "eve", f.stored(t, b)["user"])
 }
 
-// FAILING (a documented limit, shown concretely). A session whose item still holds a
+// Broke in the first version of the fix: a session whose item still holds a
 // version 1 envelope (written before write tokens) gets no begins_with condition (store.go
 // update: `prev.header[0] == envelopeVersion`), so the lost update the change mends is still
 // there for the first write after an upgrade: our first attempt is applied and its answer
@@ -188,7 +188,7 @@ func TestReview19ThrottledFirstAttemptThenAnotherWriteStillLands(t *testing.T) {
 // and the other write is gone. confirm.go's comment ("a retry never lands on a later write")
 // claims more than the code gives. A v1 item could be conditioned on its whole data
 // (#d = :old) or on its MAC, which names it as well as a token does.
-func TestReview19RetryOverAVersion1ItemDoesNotOverwriteALaterWrite(t *testing.T) {
+func TestRetryOverAVersion1ItemDoesNotOverwriteALaterWrite(t *testing.T) {
 	t.Parallel()
 	f, st := newScriptedFixture(t)
 	other := f.otherServer(t)
@@ -197,7 +197,7 @@ func TestReview19RetryOverAVersion1ItemDoesNotOverwriteALaterWrite(t *testing.T)
 	r19PlantVersion1(t, f, key, map[any]any{"user": "ada"}, f.clock.Now().Add(time.Hour).Unix())
 	require.Equal(t, "ada", f.stored(t, b)["user"], "the planted v1 item loads")
 	var otherErr error
-	st.then("UpdateItem", applyThenLose(st.base, func() { otherErr = r19OtherWrites(b, other, "cart", "book, pen") }))
+	st.then("UpdateItem", applyThenLose(st.base, func() { otherErr = otherWrites(b, other, "cart", "book, pen") }))
 	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["cart"] = "book"; return true })
 	require.NoError(t, otherErr)
 	assert.Equal(t, "book, pen", f.stored(t, b)["cart"], "the later write survives the retry of the earlier one")
@@ -228,12 +228,12 @@ func r19PlantVersion1(t *testing.T, f *fixture, key string, values map[any]any, 
 }
 
 // ---------------------------------------------------------------------------------------
-// HELD: attacks that the change withstands (passing; worth keeping).
+// Attacks that the fix withstood from the start.
 
-// HELD. Save twice in one request: the second Save's condition names the first Save's write
+// Save twice in one request: the second Save's condition names the first Save's write
 // (prev.header from item()). Its first attempt is applied and lost, another request writes
 // on top, and the SDK's retry must not land again.
-func TestReview19SecondSaveInARequestIsConditionedOnTheFirst(t *testing.T) {
+func TestSecondSaveInARequestIsConditionedOnTheFirst(t *testing.T) {
 	t.Parallel()
 	f, st := newScriptedFixture(t)
 	other := f.otherServer(t)
@@ -244,7 +244,7 @@ func TestReview19SecondSaveInARequestIsConditionedOnTheFirst(t *testing.T) {
 	s.Values["step"] = "1"
 	require.NoError(t, f.store.Save(r, httptest.NewRecorder(), s))
 	var otherErr error
-	st.then("UpdateItem", applyThenLose(st.base, func() { otherErr = r19OtherWrites(b, other, "cart", "book") }))
+	st.then("UpdateItem", applyThenLose(st.base, func() { otherErr = otherWrites(b, other, "cart", "book") }))
 	s.Values["step"] = "2"
 	err = f.store.Save(r, httptest.NewRecorder(), s)
 	require.NoError(t, otherErr)
@@ -252,8 +252,8 @@ func TestReview19SecondSaveInARequestIsConditionedOnTheFirst(t *testing.T) {
 	assert.ErrorIs(t, err, dynamostore.ErrOutcomeUnknown)
 }
 
-// HELD. The same after Regenerate in the same request (prev.header from the create).
-func TestReview19SaveAfterRegenerateIsConditionedOnTheNewItem(t *testing.T) {
+// The same after Regenerate in the same request (prev.header from the create).
+func TestSaveAfterRegenerateIsConditionedOnTheNewItem(t *testing.T) {
 	t.Parallel()
 	f, st := newScriptedFixture(t)
 	other := f.otherServer(t)
@@ -265,7 +265,7 @@ func TestReview19SaveAfterRegenerateIsConditionedOnTheNewItem(t *testing.T) {
 	require.NoError(t, f.store.Regenerate(r, rec, s))
 	b.receive(rec)
 	var otherErr error
-	st.then("UpdateItem", applyThenLose(st.base, func() { otherErr = r19OtherWrites(b, other, "cart", "book") }))
+	st.then("UpdateItem", applyThenLose(st.base, func() { otherErr = otherWrites(b, other, "cart", "book") }))
 	s.Values["step"] = "2"
 	err = f.store.Save(r, httptest.NewRecorder(), s)
 	require.NoError(t, otherErr)
@@ -273,8 +273,8 @@ func TestReview19SaveAfterRegenerateIsConditionedOnTheNewItem(t *testing.T) {
 	assert.ErrorIs(t, err, dynamostore.ErrOutcomeUnknown)
 }
 
-// HELD. The same after Login in the same request (users.go creates the item).
-func TestReview19SaveAfterLoginIsConditionedOnTheNewItem(t *testing.T) {
+// The same after Login in the same request (users.go creates the item).
+func TestSaveAfterLoginIsConditionedOnTheNewItem(t *testing.T) {
 	t.Parallel()
 	f, st := newScriptedFixture(t)
 	other := f.otherServer(t)
@@ -286,7 +286,7 @@ func TestReview19SaveAfterLoginIsConditionedOnTheNewItem(t *testing.T) {
 	require.NoError(t, f.store.Login(r, rec, s, "ada"))
 	b.receive(rec)
 	var otherErr error
-	st.then("UpdateItem", applyThenLose(st.base, func() { otherErr = r19OtherWrites(b, other, "cart", "book") }))
+	st.then("UpdateItem", applyThenLose(st.base, func() { otherErr = otherWrites(b, other, "cart", "book") }))
 	s.Values["step"] = "2"
 	err = f.store.Save(r, httptest.NewRecorder(), s)
 	require.NoError(t, otherErr)
@@ -300,17 +300,17 @@ func TestReview19SaveAfterLoginIsConditionedOnTheNewItem(t *testing.T) {
 	assert.True(t, bound, "the binding survives")
 }
 
-// HELD. A touch that found another write records that write's header: a later change in
+// A touch that found another write records that write's header: a later change in
 // the same request lands over it in one UpdateItem (no spurious second round), last writer
 // wins.
-func TestReview19ChangeAfterATouchThatFoundAnotherWrite(t *testing.T) {
+func TestChangeAfterATouchThatFoundAnotherWrite(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	other := f.otherServer(t)
 	b := f.withSession(t)
 	f.clock.Advance(2 * time.Hour)
 	slowReq, slow := b.copy(t, f.store)
-	require.NoError(t, r19OtherWrites(b, other, "cart", "book"))
+	require.NoError(t, otherWrites(b, other, "cart", "book"))
 	require.NoError(t, f.store.Save(slowReq, httptest.NewRecorder(), slow)) // the touch, dropped
 	assert.Equal(t, "book", f.stored(t, b)["cart"])
 	updates := f.client.updates.Load()
@@ -320,10 +320,10 @@ func TestReview19ChangeAfterATouchThatFoundAnotherWrite(t *testing.T) {
 	assert.Equal(t, "eve", f.stored(t, b)["user"])
 }
 
-// HELD. The second round stays a single attempt with a client built with its own
+// The second round stays a single attempt with a client built with its own
 // RetryMaxAttempts (5): round 2 is applied and its answer lost, a third write lands, and a
 // 500 waits for an SDK retry that must not be sent.
-func TestReview19SecondRoundIsOnceWithAClientRetryMaxAttempts(t *testing.T) {
+func TestSecondRoundIsOnceWithAClientRetryMaxAttempts(t *testing.T) {
 	t.Parallel()
 	st := &scriptedTransport{base: http.DefaultTransport, script: map[string][]func(*http.Request) (*http.Response, error){}}
 	clean := dynamostoretest.Client(t)
@@ -338,12 +338,12 @@ func TestReview19SecondRoundIsOnceWithAClientRetryMaxAttempts(t *testing.T) {
 	var otherErr error
 	st.then("UpdateItem",
 		func(r *http.Request) (*http.Response, error) {
-			if err := r19OtherWrites(b, other, "user", "bob"); err != nil {
+			if err := otherWrites(b, other, "user", "bob"); err != nil {
 				return nil, err
 			}
 			return st.base.RoundTrip(r)
 		},
-		applyThenLose(st.base, func() { otherErr = r19OtherWrites(b, other, "user", "cy") }),
+		applyThenLose(st.base, func() { otherErr = otherWrites(b, other, "user", "cy") }),
 		answer(http.StatusInternalServerError, "InternalServerError", "an SDK retry of round 2 would be sent"))
 	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
 	require.NoError(t, otherErr)
@@ -351,15 +351,15 @@ func TestReview19SecondRoundIsOnceWithAClientRetryMaxAttempts(t *testing.T) {
 	assert.ErrorIs(t, err, dynamostore.ErrOutcomeUnknown)
 }
 
-// HELD. Key rotation: another server whose first key pair is new reseals the item; this
+// Key rotation: another server whose first key pair is new reseals the item; this
 // server (old pair first, new pair known) still wins in the second round.
-func TestReview19WriteResealedByAnotherKeyPair(t *testing.T) {
+func TestWriteResealedByAnotherKeyPair(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, dynamostore.WithKeyPairs(hashKey1, blockKey1, hashKey2, nil))
 	rotated := f.otherServer(t, dynamostore.WithKeyPairs(hashKey2, nil, hashKey1, blockKey1))
 	b := f.withSession(t)
 	slowReq, slow := b.copy(t, f.store)
-	require.NoError(t, r19OtherWrites(b, rotated, "cart", "book"))
+	require.NoError(t, otherWrites(b, rotated, "cart", "book"))
 	slow.Values["user"] = "eve"
 	require.NoError(t, f.store.Save(slowReq, httptest.NewRecorder(), slow))
 	v := f.stored(t, b)
