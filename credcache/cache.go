@@ -108,9 +108,15 @@ type flight struct {
 
 var _ aws.CredentialsProvider = (*Cache)(nil)
 
+// invalidator is a provider that caches on its own, such as aws.CredentialsCache (which
+// config.LoadDefaultConfig puts around every provider): it is invalidated before each
+// renewal, so that the renewal gets new credentials, not the ones being replaced.
+type invalidator interface{ Invalidate() }
+
 // New returns a Cache over provider: any aws.CredentialsProvider (web identity on EKS, ECS,
-// SSO, IMDS, AssumeRole, one of your own), which should not cache on its own. New of a *Cache
-// returns it as it is, with its own options. New makes no call until the first Retrieve (or
+// SSO, IMDS, AssumeRole, one of your own). A provider that caches on its own and can be
+// invalidated, such as the aws.CredentialsCache that config.LoadDefaultConfig returns, is
+// invalidated before each renewal. New of a *Cache returns it as it is, with its own options. New makes no call until the first Retrieve (or
 // KeepWarm). It returns a *ConfigError for options out of range.
 func New(provider aws.CredentialsProvider, optFns ...func(*Options)) (*Cache, error) {
 	if c, ok := provider.(*Cache); ok && c != nil {
@@ -225,6 +231,12 @@ func (c *Cache) run(f *flight) {
 	c.calls.Add(1)
 	n := c.inFlight.Add(1)
 	for m := c.maxInFlight.Load(); n > m && !c.maxInFlight.CompareAndSwap(m, n); m = c.maxInFlight.Load() {
+	}
+	c.mu.Lock()
+	renewal := c.started
+	c.mu.Unlock()
+	if inv, ok := c.provider.(invalidator); ok && renewal {
+		inv.Invalidate() // a cache of its own would answer with the credentials being replaced
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.o.Timeout)
 	creds, err := c.provider.Retrieve(ctx)

@@ -310,6 +310,29 @@ func TestNewOverCredentialsThatCannotExpire(t *testing.T) {
 	assert.EqualValues(t, 2, p.calls.Load())
 }
 
+// config.LoadDefaultConfig wraps every provider in aws.CredentialsCache, which refreshes only
+// at expiry: a renewal through it would get the very credentials being replaced, and callers
+// would wait at expiry after all. New invalidates it before each renewal.
+func TestNewOverTheSDKsCacheRenewsAheadOfExpiry(t *testing.T) {
+	t.Parallel()
+	p := &expiringProvider{lifetime: 2 * time.Second}
+	c, err := credcache.New(aws.NewCredentialsCache(p))
+	require.NoError(t, err)
+	defer c.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		got, err := c.Retrieve(context.Background())
+		require.NoError(t, err)
+		require.True(t, got.Expires.After(time.Now()))
+		time.Sleep(5 * time.Millisecond)
+	}
+	st := c.Stats()
+	t.Logf("stats %+v; provider calls %d", st, p.calls.Load())
+	assert.GreaterOrEqual(t, st.Renewals, int64(2))
+	assert.Equal(t, st.Calls, p.calls.Load(), "every renewal reached the provider")
+	assert.Zero(t, st.Waits)
+}
+
 // New of a Cache returns it: a cache never wraps a cache.
 func TestNewOfACacheReturnsIt(t *testing.T) {
 	t.Parallel()

@@ -29,6 +29,10 @@
 //		o.APIOptions = append(o.APIOptions, credcache.RecoverRejected(creds))
 //	})
 //
+// Or wrap what config.LoadDefaultConfig resolved: credcache.New(cfg.Credentials). That is an
+// aws.CredentialsCache, which the Cache invalidates before each renewal so that the renewal
+// gets new credentials.
+//
 // One Cache per source, shared by every client that signs with it: each renewal then serves
 // them all. RecoverRejected makes a client recover from credentials a service rejects (revoked
 // or expired early): it drops them, waits for one renewal, and sends the request again, once.
