@@ -14,6 +14,9 @@ func TestDocSnippetsCompile(t *testing.T) {
 		Imports: map[string]string{
 			"dynamostore":     "github.com/dynamostore/dynamostore",
 			"dynamostoretest": "github.com/dynamostore/dynamostore/dynamostoretest",
+			"credcache":       "github.com/dynamostore/dynamostore/credcache",
+			"aws":             "github.com/aws/aws-sdk-go-v2/aws",
+			"sts":             "github.com/aws/aws-sdk-go-v2/service/sts",
 			"config":          "github.com/aws/aws-sdk-go-v2/config",
 			"dynamodb":        "github.com/aws/aws-sdk-go-v2/service/dynamodb",
 			"sessions":        "github.com/gorilla/sessions",
@@ -35,9 +38,12 @@ func TestDocSnippetsCompile(t *testing.T) {
 	user    struct{ ID string }
 	hashKey []byte
 	key     []byte
+	base    aws.Config
+	externalID string
+	ddb        *dynamodb.Client
 )
 `,
-		Skip: []string{"id       S", "docker run", "npm install"},
+		Skip: []string{"id       S", "docker run", "npm install", "point                          |"},
 	}
 	var all []snippets.Snippet
 	for _, doc := range []string{"README.md", "CROSS-ACCOUNT.md"} {
@@ -53,7 +59,7 @@ func TestDocSnippetsCompile(t *testing.T) {
 			}
 		}
 	}
-	for _, doc := range []string{"doc.go", "dynamostoretest/doc.go"} {
+	for _, doc := range []string{"doc.go", "dynamostoretest/doc.go", "credcache/doc.go"} {
 		s, err := snippets.FromDocComment(doc, env)
 		if err != nil {
 			t.Fatal(err)

@@ -19,13 +19,13 @@
 //	creds, err := credcache.AssumeRole(stsClient, "arn:aws:iam::444455556666:role/app",
 //		func(o *credcache.AssumeRoleOptions) { o.ExternalID = externalID })
 //	if err != nil {
-//		return err // *credcache.ConfigError: a malformed role ARN or an option out of range
+//		log.Fatal(err) // *credcache.ConfigError: a malformed role ARN or an option out of range
 //	}
 //	defer creds.Close()
 //	creds.KeepWarm(ctx) // optional: renew even when no request asks
 //	cfg := base.Copy()
 //	cfg.Credentials = creds
-//	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+//	ddb = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 //		o.APIOptions = append(o.APIOptions, credcache.RecoverRejected(creds))
 //	})
 //
