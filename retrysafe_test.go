@@ -1,13 +1,16 @@
 package dynamostore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -555,3 +558,50 @@ func TestRegenerateWithAnUnknownClaimKeepsNoSecondSession(t *testing.T) {
 	assert.Equal(t, oldID, s.ID)
 	assert.Empty(t, f.liveItems(), "the claim applied, and the new item was rolled back")
 }
+
+// corruptAnswer forwards the request (DynamoDB applies it) and answers with its body altered
+// but the X-Amz-Crc32 of the original: what a corrupting network hop would deliver.
+func corruptAnswer(base http.RoundTripper) func(*http.Request) (*http.Response, error) {
+	return func(r *http.Request) (*http.Response, error) {
+		resp, err := base.RoundTrip(r)
+		if err != nil {
+			return nil, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		resp.Header.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
+		altered := append(bytes.Clone(body), ' ') // still JSON, another checksum
+		resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(altered)), int64(len(altered))
+		resp.Header.Del("Content-Length")
+		return resp, nil
+	}
+}
+
+// Since dynamodb v1.74.1 the SDK checks each answer's CRC32 and retries one that fails it. An
+// applied write whose answer arrives corrupted is such a retry: it must be recognised as the
+// store's own write, not reported as a failure or a conflict.
+func TestCorruptedAnswerOfAnAppliedWriteIsRecognised(t *testing.T) {
+	t.Parallel()
+	for _, locking := range []bool{false, true} {
+		f, st := newScriptedFixture(t, dynamostore.WithOptimisticLocking(locking))
+		sent := &countingTransport{base: st.base, n: map[string]int{}}
+		st.base = sent
+		st.then("PutItem", corruptAnswer(st.base))
+		b := newBrowser()
+		_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
+		require.NoError(t, err, "locking %v: the create", locking)
+		puts := f.client.puts.Load()
+		st.then("UpdateItem", corruptAnswer(st.base))
+		_, err = b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["user"] = "eve"; return true })
+		require.NoError(t, err, "locking %v: the update", locking)
+		assert.Equal(t, "eve", f.stored(t, b)["user"])
+		assert.EqualValues(t, 1, puts, "one PutItem call (the SDK retried inside it)")
+		assert.EqualValues(t, 2, sent.count("PutItem"), "the corrupted answer was retried")
+		assert.EqualValues(t, 2, sent.count("UpdateItem"), "the corrupted answer was retried")
+		assert.Zero(t, f.client.gets.Load()-2, "no confirming read: the retry's failed condition showed the write")
+	}
+}
+
