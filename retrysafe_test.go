@@ -604,4 +604,3 @@ func TestCorruptedAnswerOfAnAppliedWriteIsRecognised(t *testing.T) {
 		assert.Zero(t, f.client.gets.Load()-2, "no confirming read: the retry's failed condition showed the write")
 	}
 }
-
