@@ -100,7 +100,9 @@ func AssumeRole(client stscreds.AssumeRoleAPIClient, roleARN string, optFns ...f
 		ao.TransitiveTagKeys = o.TransitiveTagKeys
 		ao.PolicyARNs = o.PolicyARNs
 		for _, fn := range o.ProviderOptions {
-			fn(ao)
+			if fn != nil {
+				fn(ao)
+			}
 		}
 	})
 	return newCache(provider, roleARN, o.Duration, o.Options)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,7 +71,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // background while every caller keeps getting the current credentials; transient failures keep
 // the still-valid credentials in service and are retried with jittered exponential backoff;
 // non-recoverable failures are answered from memory for a while, without a retry storm. There
-// is never more than one call of the provider in flight. Only when the credentials are about
+// is never more than one call of the provider in flight, unless a provider ignores its
+// context: a call is not waited for beyond Timeout. A provider that panics fails the call,
+// not the process. Only when the credentials are about
 // to expire (MinRemaining) do callers wait, all on one call. Credentials that cannot expire
 // are retrieved once and served as they are.
 //
@@ -91,7 +94,7 @@ type Cache struct {
 	failures int       // consecutive
 	lastErr  *Error
 	flight   *flight
-	wake     chan struct{} // signalled when keep-warm should look again
+	wake     chan struct{} // closed (and replaced) when keep-warm loops should look again
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -113,17 +116,36 @@ var _ aws.CredentialsProvider = (*Cache)(nil)
 // renewal, so that the renewal gets new credentials, not the ones being replaced.
 type invalidator interface{ Invalidate() }
 
+// isNil reports a nil interface value, typed or not: a nil provider's first call would panic
+// in the renewing goroutine, and so would a nil instrument's.
+func isNil(value any) bool {
+	if value == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(value); v.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Interface, reflect.Slice:
+		return v.IsNil()
+	}
+	return false
+}
+
 // New returns a Cache over provider: any aws.CredentialsProvider (web identity on EKS, ECS,
 // SSO, IMDS, AssumeRole, one of your own). A provider that caches on its own and can be
 // invalidated, such as the aws.CredentialsCache that config.LoadDefaultConfig returns, is
-// invalidated before each renewal. New of a *Cache returns it as it is, with its own options. New makes no call until the first Retrieve (or
+// invalidated before each renewal. New of a *Cache returns it as it is; with options, it is a
+// *ConfigError (they could not apply). New makes no call until the first Retrieve (or
 // KeepWarm). It returns a *ConfigError for options out of range.
 func New(provider aws.CredentialsProvider, optFns ...func(*Options)) (*Cache, error) {
-	if c, ok := provider.(*Cache); ok && c != nil {
-		return c, nil
+	if isNil(provider) {
+		return nil, &ConfigError{Err: fmt.Errorf("the provider is a nil %T", provider)}
 	}
-	if provider == nil {
-		return nil, &ConfigError{Err: errors.New("provider is nil")}
+	if c, ok := provider.(*Cache); ok {
+		for _, fn := range optFns {
+			if fn != nil {
+				return nil, &ConfigError{Err: errors.New("the provider is already a *Cache: its options were set by New or AssumeRole, and cannot be changed")}
+			}
+		}
+		return c, nil
 	}
 	var o Options
 	for _, fn := range optFns {
@@ -139,7 +161,7 @@ func newCache(provider aws.CredentialsProvider, source string, lifetime time.Dur
 		return nil, err
 	}
 	c := &Cache{provider: provider, source: source, o: o, lifetime: lifetime,
-		closed: make(chan struct{}), wake: make(chan struct{}, 1)}
+		closed: make(chan struct{}), wake: make(chan struct{})}
 	m, err := newCacheMetrics(o.MeterProvider, c)
 	if err != nil { // a broken provider costs the metrics, never the credentials
 		o.Logger.Warn("credcache: metrics disabled: the MeterProvider failed", "source", source, "error", err)
@@ -235,13 +257,7 @@ func (c *Cache) run(f *flight) {
 	c.mu.Lock()
 	renewal := c.started
 	c.mu.Unlock()
-	if inv, ok := c.provider.(invalidator); ok && renewal {
-		inv.Invalidate() // a cache of its own would answer with the credentials being replaced
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.o.Timeout)
-	creds, err := c.provider.Retrieve(ctx)
-	cancel()
-	c.inFlight.Add(-1)
+	creds, err := c.call(renewal)
 
 	now := c.o.Clock()
 	if err == nil && creds.CanExpire && !creds.Expires.After(now) {
@@ -258,7 +274,9 @@ func (c *Cache) run(f *flight) {
 		if !ce.NonRecoverable {
 			delay = c.backoff(c.failures)
 		}
-		delay = jitter(delay)
+		// Whatever was configured, the provider is asked again within a sixth of the
+		// lifetime, so that one failure at the renewal time cannot outlast the credentials.
+		delay = jitter(min(delay, max(c.lifetime/6, time.Millisecond)))
 		c.retryAt = now.Add(delay)
 		c.lastErr = ce
 		f.err = ce
@@ -267,8 +285,13 @@ func (c *Cache) run(f *flight) {
 		c.creds, c.have, c.started = creds, true, true
 		c.renewAt = time.Time{}
 		if creds.CanExpire {
-			c.lifetime = creds.Expires.Sub(now)
+			c.lifetime = min(creds.Expires.Sub(now), maxLifetime)
+			// Never sooner than minRenewalInterval: credentials that live milliseconds are
+			// renewed at a bounded pace, and callers wait for them only when they expire.
 			c.renewAt = creds.Expires.Add(-c.renewBefore())
+			if floor := now.Add(minRenewalInterval); c.renewAt.Before(floor) {
+				c.renewAt = floor
+			}
 		}
 		c.failures, c.lastErr, c.retryAt = 0, nil, time.Time{}
 		f.creds = creds
@@ -276,7 +299,7 @@ func (c *Cache) run(f *flight) {
 			c.renewals.Add(1)
 		}
 	}
-	if c.creds.CanExpire {
+	if c.have && c.creds.CanExpire { // credentials still in service
 		event.Expires = c.creds.Expires
 	}
 	event.Calls = c.calls.Load()
@@ -289,6 +312,55 @@ func (c *Cache) run(f *flight) {
 	c.signal()
 	c.report(event)
 }
+
+// maxLifetime bounds the lifetime the windows are computed from, so that credentials that
+// expire in centuries do not overflow them.
+const maxLifetime = 100 * 365 * 24 * time.Hour
+
+// minRenewalInterval is the least time between a retrieval and the background renewal after it.
+const minRenewalInterval = 100 * time.Millisecond
+
+// call asks the provider once, within Timeout. A provider that ignores its context is not
+// waited for beyond Timeout (its call goes on, and its answer is dropped), and one that
+// panics fails the call, never the process.
+func (c *Cache) call(renewal bool) (aws.Credentials, error) {
+	type answer struct {
+		creds aws.Credentials
+		err   error
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.o.Timeout)
+	defer cancel()
+	done := make(chan answer, 1)
+	go func() {
+		defer c.inFlight.Add(-1)
+		defer func() {
+			if p := recover(); p != nil {
+				done <- answer{err: &providerPanic{value: p}}
+			}
+		}()
+		if inv, ok := c.provider.(invalidator); ok && renewal {
+			inv.Invalidate() // a cache of its own would answer with the credentials being replaced
+		}
+		creds, err := c.provider.Retrieve(ctx)
+		done <- answer{creds, err}
+	}()
+	select {
+	case a := <-done:
+		return a.creds, a.err
+	case <-ctx.Done():
+		select {
+		case a := <-done: // it answered as its context ended
+			return a.creds, a.err
+		default:
+			return aws.Credentials{}, fmt.Errorf("the provider did not answer within Timeout (%v): %w", c.o.Timeout, ctx.Err())
+		}
+	}
+}
+
+// providerPanic is a provider's panic, as a failure: retrying will not fix it.
+type providerPanic struct{ value any }
+
+func (e *providerPanic) Error() string { return fmt.Sprintf("the provider panicked: %v", e.value) }
 
 func (c *Cache) report(e Event) {
 	log := c.o.Logger
@@ -304,6 +376,11 @@ func (c *Cache) report(e Event) {
 			"error", e.Err, "retry_in", e.RetryIn, "expires", formatExpiry(e.Expires))
 	}
 	if c.o.OnRenew != nil {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("credcache: the OnRenew hook panicked", "source", c.source, "panic", p)
+			}
+		}()
 		c.o.OnRenew(e)
 	}
 }
@@ -332,6 +409,7 @@ func (c *Cache) Invalidate(accessKeyID string) bool {
 		return false
 	}
 	c.have = false
+	c.retryAt = time.Time{} // the next Retrieve asks at once, even during a backoff
 	c.o.Logger.Warn("credcache: credentials rejected by a service; renewing", "source", c.source)
 	return true
 }
@@ -345,7 +423,15 @@ func (c *Cache) KeepWarm(ctx context.Context) {
 	}
 	go func() {
 		for {
+			select { // Close, or a context that has ended, stops it before any call
+			case <-ctx.Done():
+				return
+			case <-c.closed:
+				return
+			default:
+			}
 			c.mu.Lock()
+			wake := c.wake
 			now := c.o.Clock()
 			next := c.retryAt
 			switch {
@@ -367,7 +453,7 @@ func (c *Cache) KeepWarm(ctx context.Context) {
 			case <-c.closed:
 				timer.Stop()
 				return
-			case <-c.wake:
+			case <-wake:
 			case <-timer.C:
 			}
 			timer.Stop()
@@ -388,11 +474,12 @@ func (c *Cache) Close() error {
 	return nil
 }
 
+// signal wakes every KeepWarm loop (there may be several, each with its own context).
 func (c *Cache) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.mu.Lock()
+	close(c.wake)
+	c.wake = make(chan struct{})
+	c.mu.Unlock()
 }
 
 // Stats returns the cache's counts.
@@ -431,7 +518,8 @@ func (c *Cache) renewBefore() time.Duration {
 	}
 	lead = max(min(lead, c.lifetime/2), min(2*c.minRemaining(), c.lifetime/2))
 	jittered := lead + time.Duration(rand.Float64()*c.o.Jitter*float64(lead))
-	return min(jittered, c.lifetime*3/4)
+	return min(jittered, c.lifetime-c.lifetime/4) // three quarters, without overflowing
+
 }
 
 // minRemaining is the margin for the current lifetime: at most a quarter of it, so that
@@ -483,7 +571,8 @@ func (e *expiredOnArrival) Error() string {
 // nonRecoverable reports failures that retrying cannot fix.
 func nonRecoverable(err error) bool {
 	var expired *expiredOnArrival
-	if errors.As(err, &expired) {
+	var panicked *providerPanic
+	if errors.As(err, &expired) || errors.As(err, &panicked) {
 		return true
 	}
 	var apiErr smithy.APIError

@@ -163,7 +163,7 @@ func TestAssumeRoleDefaultsAndLogs(t *testing.T) {
 	// Each call is logged by the renewing goroutine after it releases the waiting callers.
 	require.Eventually(t, func() bool {
 		l := logs.String()
-		return strings.Contains(l, "credcache: retrieved credentials") && strings.Contains(l, "credcache: renewal failed")
+		return strings.Contains(l, "credcache: retrieved credentials") && strings.Contains(l, "credcache: retrieval failed") // the dropped credentials are not in service
 	}, 5*time.Second, 10*time.Millisecond)
 	logged := logs.String()
 	assert.Contains(t, logged, "source="+role)
@@ -333,13 +333,22 @@ func TestNewOverTheSDKsCacheRenewsAheadOfExpiry(t *testing.T) {
 	assert.Zero(t, st.Waits)
 }
 
-// New of a Cache returns it: a cache never wraps a cache.
+// New of a Cache returns it: a cache never wraps a cache. Options cannot apply to it, so
+// they are refused rather than dropped in silence.
 func TestNewOfACacheReturnsIt(t *testing.T) {
 	t.Parallel()
 	_, c, _ := assumeRole(t)
-	again, err := credcache.New(c, func(o *credcache.Options) { o.Jitter = 7 })
+	again, err := credcache.New(c)
 	require.NoError(t, err)
 	assert.Same(t, c, again)
+	for name, fn := range map[string]func(*credcache.Options){
+		"out of range": func(o *credcache.Options) { o.Jitter = 7 },
+		"valid":        func(o *credcache.Options) { o.Logger = slog.Default() },
+	} {
+		_, err = credcache.New(c, fn)
+		var ce *credcache.ConfigError
+		assert.ErrorAs(t, err, &ce, name)
+	}
 	_, err = credcache.New(nil)
 	var ce *credcache.ConfigError
 	require.ErrorAs(t, err, &ce)

@@ -73,7 +73,8 @@
 //	                               |                                            | answered from memory for NonRecoverableDelay (5 s) |
 //	credentials expired on arrival | a failure                                  | a non-recoverable failure ("check the clock")      | served
 //	invalidation of a rejected key | only if the access key ID matches          | Invalidate(accessKeyID), RecoverRejected           | Invalidate() drops any key
-//	calls in flight                | one                                        | one (Stats.MaxInFlight)                            | one
+//	calls in flight                | one                                        | one (Stats.MaxInFlight); a call that ignores its   | one
+//	                               |                                            | context is not waited for past Timeout             |
 //	credentials that cannot expire | served as they are                         | retrieved once, served as they are                 | served as they are
 //
 // Where credcache goes further than the behaviour asks: renewal without any caller (KeepWarm),

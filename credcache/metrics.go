@@ -45,6 +45,9 @@ func newCacheMetrics(mp metrics.MeterProvider, c *Cache) (*cacheMetrics, error) 
 		return nil, nil
 	}
 	m := mp.Meter(MeterScope)
+	if isNil(m) {
+		return nil, errors.New("the MeterProvider returned no Meter")
+	}
 	var cm cacheMetrics
 	var errs [3]error
 	cm.renewals, errs[0] = m.Int64Counter(MetricRenewals, unit("{renewal}", "Successful calls of the provider after the first retrieval"))
@@ -52,6 +55,9 @@ func newCacheMetrics(mp metrics.MeterProvider, c *Cache) (*cacheMetrics, error) 
 	cm.waits, errs[2] = m.Int64Counter(MetricWaits, unit("{caller}", "Callers that waited for the provider; after the first retrieval it must stay 0"))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
+	}
+	if isNil(cm.renewals) || isNil(cm.failures) || isNil(cm.waits) {
+		return nil, errors.New("the MeterProvider returned a nil instrument")
 	}
 	// Last, and only if the others worked: a registered callback would keep c alive.
 	var err error

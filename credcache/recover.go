@@ -25,8 +25,12 @@ var rejectedCodes = map[string]bool{
 // UnrecognizedClientException and their equivalents): it drops the rejected key from c if it
 // is still the current one, waits for the renewal, and sends the request again, once. It runs
 // inside each retry attempt, before signing, so the second try is signed afresh.
+// On a nil *Cache (a CrossAccount without a role) the option adds nothing.
 func RecoverRejected(c *Cache) func(*middleware.Stack) error {
 	return func(stack *middleware.Stack) error {
+		if c == nil {
+			return nil
+		}
 		return stack.Finalize.Insert(&recoverMiddleware{cache: c}, "ResolveAuthScheme", middleware.Before)
 	}
 }
