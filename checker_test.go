@@ -1560,6 +1560,10 @@ func (run *chkRun) ending() {
 	for _, b := range run.browser {
 		b.parked = nil
 	}
+	// Only entries whose items are all gone before the Logins must be tidied by them: an item
+	// the sweeper removes afterwards was, at the Login, live by that server's clock or ended
+	// within the clock-skew margin, which the cap leaves alone on purpose.
+	goneBefore := run.revokedEntriesGone()
 	for i, u := range chkUsers {
 		b := &chkBrowser{id: chkBrowsers + i, user: u}
 		req := run.begin(b, run.servers[0], 1+b.id*2)
@@ -1583,12 +1587,35 @@ func (run *chkRun) ending() {
 					alive = true
 				}
 			}
-			if !alive {
+			if !alive && goneBefore[h] {
 				run.violation("next-login-tidies-revoked-entries", "9", "entry %s (%s) stays flagged in its user item after the user's next Login, its items gone",
 					chkShort(h), chkOr(run.handleUser[h], "?"))
 			}
 		}
 	}
+}
+
+// revokedEntriesGone returns the handles of the entries flagged as revoking whose items are
+// all gone from the table now (no sweep first).
+func (run *chkRun) revokedEntriesGone() map[string]bool {
+	items := run.scan()
+	present := map[string]bool{}
+	for _, item := range items {
+		present[item["id"].(*types.AttributeValueMemberS).Value] = true
+	}
+	gone := map[string]bool{}
+	for _, item := range items {
+		key := item["id"].(*types.AttributeValueMemberS).Value
+		if !strings.HasPrefix(key, dynamostore.DefaultKeyPrefix+"user#") {
+			continue
+		}
+		for h, e := range chkUserItemOf(key, item).entries {
+			if e.revoking && !slices.ContainsFunc(e.keys, func(k string) bool { return present[k] }) {
+				gone[h] = true
+			}
+		}
+	}
+	return gone
 }
 
 // checkHistories checks each session's and each KV key's history for linearizability.
@@ -1838,6 +1865,15 @@ func (c *chkTotals) writeReport(path string, rounds int) error {
 	line("returned nil. Mended: an update without locking is conditioned on the write it replaces (`begins_with` on the")
 	line("envelope's header, which carries the write token), and `TestRetriedSaveWithoutLockingDoesNotOverwriteALaterWrite`")
 	line("pins it. `make test` runs seeds with and without locking again.")
+	line("")
+	line("**The same 60 seeds on aws-sdk-go-v2 v1.47.7** (three attempts per DynamoDB call; 2026-12-03, before the move to")
+	line("v1.48.0): 8,645 operations, 26,123 DynamoDB requests through 7,034 faults, 2,285 session and 300 KV histories")
+	line("checked, 0 invariant and 0 linearizability violations. The first run on v1.48.0 reported one invariant violation")
+	line("(seed 1, not reproduced in three reruns): a revoked entry left in place by the final Login, its items gone when")
+	line("the checker looked. With faults off, the cap keeps such an entry only if an item was still there at the Login (live")
+	line("by that server's skewed clock, or ended within the clock-skew margin it leaves alone on purpose), and the checker's")
+	line("TTL sweeper runs after the Login: the invariant was stricter than the design. It now requires the Login to tidy")
+	line("the entries whose items were gone before it.")
 	line(chkReportEnd)
 	section := b.String()
 	old, err := os.ReadFile(path)
