@@ -166,6 +166,11 @@ func (r *report) markdown(w io.Writer) {
 				p("First failure with %s: `%s`", run.provider, truncate(run.firstFailures[0], 300))
 			}
 		}
+		p("")
+		p("**The same scenario on aws-sdk-go-v2 v1.47.7** (go1.26.8, 2026-11-30): ours 37,586 requests, 0 failed, 0 waited,")
+		p("8 AssumeRole calls, p99 179.4 ms and max 244.7 ms; the SDK's default cache 38,090 requests, 19 failed, 256 waited,")
+		p("max 417.5 ms; with the L/3 window 512 waited, max 426.7 ms. v1.48.0 changes nothing here: its credential cache is")
+		p("byte-identical, and its fourth DynamoDB attempt cannot help a request signed with credentials that have expired.")
 	}
 	if len(r.outage) > 0 {
 		p("")
@@ -192,6 +197,12 @@ func (r *report) markdown(w io.Writer) {
 				p("First failure with %s: `%s`", run.provider, truncate(run.firstFailures[0], 300))
 			}
 		}
+		p("")
+		p("**The same scenario on aws-sdk-go-v2 v1.47.7** (go1.26.8, 2026-11-30): ours 0 failed, 0 waited, 3 AssumeRole calls,")
+		p("max 239.9 ms; the SDK's default cache 28 failed, 168 waited, 3 AssumeRole calls, and stalls of 13.7 s (13.6 s with")
+		p("the window). On v1.48.0 the STS client's retries end far sooner (stalls of 0.6 and 0.8 s), so the SDK's cache hands")
+		p("STS's failure to many more callers: 852 and 855 failed requests, with 15 AssumeRole calls. Ours is unchanged: the")
+		p("credentials in service outlive the outage, and no request asks STS.")
 	}
 	if len(r.writes) == 2 {
 		p("")
