@@ -36,7 +36,7 @@ type Stats struct {
 	Renewals     int64     // successful calls after the first retrieval
 	InitialWaits int64     // callers that waited for the first retrieval
 	Waits        int64     // callers that waited for the provider after the first retrieval
-	MaxInFlight  int64     // most calls in flight at once (never above 1)
+	MaxInFlight  int64     // most calls in flight at once: 1, unless a provider ignored its context past Timeout
 	Expires      time.Time // expiry of the credentials in service (zero if none, or if they cannot expire)
 	RenewAt      time.Time // when the next background renewal is due (zero if none)
 	LastError    error     // the last failure, nil after a success
