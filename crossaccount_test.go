@@ -250,67 +250,6 @@ func TestRejectedTokenIsRenewedAndRetried(t *testing.T) {
 	}
 }
 
-// A wrong ExternalId or an untrusted caller: a clear, typed error naming the role, reported at
-// once, and a bounded number of STS calls however many callers ask.
-func TestAssumeRoleAccessDenied(t *testing.T) {
-	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
-	cases := map[string]func() *credcache.Cache{
-		"wrong ExternalId": func() *credcache.Cache {
-			ca, err := dynamostore.NewCrossAccount(x.BaseConfig(), x.TableARN, x.RoleARN, x.Options(func(o *dynamostore.CrossAccountOptions) {
-				o.ExternalID = "wrong-id"
-				o.NonRecoverableDelay = 500 * time.Millisecond
-			}))
-			require.NoError(t, err)
-			return ca.Credentials
-		},
-		"untrusted caller": func() *credcache.Cache {
-			other := x.STS.AddPrincipal(dynamostoretest.Principal{ARN: "arn:aws:iam::999988887777:user/stranger"})
-			base := x.BaseConfig()
-			base.Credentials = aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-				return aws.Credentials{AccessKeyID: other.AccessKeyID, SecretAccessKey: other.SecretAccessKey}, nil
-			}))
-			ca, err := dynamostore.NewCrossAccount(base, x.TableARN, x.RoleARN, x.Options(func(o *dynamostore.CrossAccountOptions) {
-				o.NonRecoverableDelay = 500 * time.Millisecond
-			}))
-			require.NoError(t, err)
-			return ca.Credentials
-		},
-	}
-	for name, mk := range cases {
-		t.Run(name, func(t *testing.T) {
-			creds := mk()
-			before := x.STS.Stats().Calls
-			_, err := creds.Retrieve(context.Background())
-			var renewalErr *credcache.Error
-			require.ErrorAs(t, err, &renewalErr)
-			assert.True(t, renewalErr.NonRecoverable)
-			assert.Contains(t, err.Error(), x.RoleARN)
-			var apiErr smithy.APIError
-			require.ErrorAs(t, err, &apiErr)
-			assert.Equal(t, "AccessDenied", apiErr.ErrorCode())
-			assert.Contains(t, apiErr.ErrorMessage(), "is not authorized to perform: sts:AssumeRole on resource: "+x.RoleARN)
-
-			var wg sync.WaitGroup
-			deadline := time.Now().Add(2 * time.Second)
-			for i := 0; i < 32; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for time.Now().Before(deadline) {
-						_, err := creds.Retrieve(context.Background())
-						assert.Error(t, err)
-						time.Sleep(time.Millisecond)
-					}
-				}()
-			}
-			wg.Wait()
-			calls := x.STS.Stats().Calls - before
-			t.Logf("%d STS calls in 2 s of 32 callers", calls)
-			assert.LessOrEqual(t, calls, int64(10), "one call per NonRecoverableDelay at most")
-		})
-	}
-}
-
 // A role whose policy lacks dynamodb:PutItem: Save returns DynamoDB's AccessDenied, wrapped.
 func TestPolicyWithoutPutItem(t *testing.T) {
 	x := newXFixture(t, dynamostoretest.CrossAccountOptions{Actions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}})
@@ -323,68 +262,6 @@ func TestPolicyWithoutPutItem(t *testing.T) {
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, "AccessDeniedException", apiErr.ErrorCode())
 	assert.Regexp(t, regexp.MustCompile(`User: arn:aws:sts::444455556666:assumed-role/dynamostore-sessions/\S+ is not authorized to perform: dynamodb:PutItem on resource: `+regexp.QuoteMeta(x.TableARN)), apiErr.ErrorMessage())
-}
-
-// Transient failures at start-up are retried after a backoff, not on every call.
-func TestTransientFailureAtStartIsRetried(t *testing.T) {
-	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
-	x.STS.FailNext("Throttling", 1)
-	_, creds := x.ours(t, func(o *dynamostore.CrossAccountOptions) { o.RetryBaseDelay = 200 * time.Millisecond })
-	_, err := creds.Retrieve(context.Background())
-	var renewalErr *credcache.Error
-	require.ErrorAs(t, err, &renewalErr)
-	assert.False(t, renewalErr.NonRecoverable)
-	_, err = creds.Retrieve(context.Background())
-	require.Error(t, err, "within the backoff the error is answered from memory")
-	assert.EqualValues(t, 1, x.STS.Stats().Calls)
-	require.Eventually(t, func() bool { _, err := creds.Retrieve(context.Background()); return err == nil }, 2*time.Second, 50*time.Millisecond)
-	assert.EqualValues(t, 2, x.STS.Stats().Calls)
-}
-
-// Keep-warm renews without traffic and stops with Close.
-func TestKeepWarm(t *testing.T) {
-	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
-	x.STS.SetLifetime(2 * time.Second)
-	var events atomic.Int64
-	_, creds := x.ours(t, func(o *dynamostore.CrossAccountOptions) { o.OnRenew = func(credcache.Event) { events.Add(1) } })
-	creds.KeepWarm(context.Background())
-	require.Eventually(t, func() bool { return creds.Stats().Renewals >= 3 }, 8*time.Second, 50*time.Millisecond)
-	assert.Zero(t, creds.Stats().Waits+creds.Stats().InitialWaits, "no caller ever asked")
-	require.NoError(t, creds.Close())
-	time.Sleep(100 * time.Millisecond)
-	calls := x.STS.Stats().Calls
-	time.Sleep(2500 * time.Millisecond)
-	assert.Equal(t, calls, x.STS.Stats().Calls, "Close stops it")
-	assert.Equal(t, calls, events.Load(), "the hook saw every call")
-}
-
-// First callers share one STS call, bounded by their context.
-func TestConcurrentFirstCallersShareOneCall(t *testing.T) {
-	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
-	x.STS.SetLatency(200 * time.Millisecond)
-	_, creds := x.ours(t)
-	var wg sync.WaitGroup
-	for i := 0; i < 100; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := creds.Retrieve(context.Background())
-			assert.NoError(t, err)
-		}()
-	}
-	wg.Wait()
-	assert.EqualValues(t, 1, x.STS.Stats().Calls)
-	assert.EqualValues(t, 100, creds.Stats().InitialWaits)
-
-	x2 := newXFixture(t, dynamostoretest.CrossAccountOptions{})
-	x2.STS.SetLatency(2 * time.Second)
-	_, slow := x2.ours(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := slow.Retrieve(ctx)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), time.Second, "the caller's context bounds the wait")
 }
 
 func TestNewCrossAccountValidates(t *testing.T) {
@@ -421,18 +298,4 @@ func TestResourceBasedPolicyModeWithoutSTS(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, x.STS.Stats().Calls, "no STS call")
 	assert.Zero(t, len(x.Gateway.Stats().Rejected))
-}
-
-// The credentials' own Timeout bounds an AssumeRole, whatever the caller's context.
-func TestAssumeRoleTimeoutOfItsOwn(t *testing.T) {
-	x := newXFixture(t, dynamostoretest.CrossAccountOptions{})
-	x.STS.SetLatency(time.Second)
-	_, creds := x.ours(t, func(o *dynamostore.CrossAccountOptions) { o.Timeout = 200 * time.Millisecond })
-	start := time.Now()
-	_, err := creds.Retrieve(context.Background())
-	var renewalErr *credcache.Error
-	require.ErrorAs(t, err, &renewalErr)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 800*time.Millisecond)
-	assert.False(t, renewalErr.NonRecoverable, "a timeout is transient")
 }

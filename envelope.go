@@ -48,6 +48,14 @@ var errEnvelope = errors.New("malformed envelope")
 // item still holds that write. It is zero when unknown, or for a version 1 envelope.
 type envelopeHeaderBytes [headerLength]byte
 
+// token is the write token the header carries; zero for a version 1 envelope or none.
+func (h envelopeHeaderBytes) token() uint64 {
+	if h[0] != envelopeVersion {
+		return 0
+	}
+	return binary.BigEndian.Uint64(h[headerLength1:])
+}
+
 type itemKeys struct {
 	mac  *sync.Pool  // of HMAC-SHA256 states under the item MAC key, reset before each use
 	user []byte      // keys the hash of user IDs (users.go)
@@ -111,15 +119,15 @@ func (s *sealer) sealedLength(n int) int {
 }
 
 // seal returns the envelope of the payload made of parts, for the item key, with flags
-// (flagCompressed or 0), and the random token it carries. It writes into one buffer of the
+// (flagCompressed or 0), carrying a fresh random write token. It writes into one buffer of the
 // final size: the payload is copied once and, with a block key, encrypted in place.
-func (s *sealer) seal(key string, expires int64, flags byte, parts ...[]byte) (env []byte, token uint64) {
+func (s *sealer) seal(key string, expires int64, flags byte, parts ...[]byte) []byte {
 	k := &s.keys[0]
 	n := 0
 	for _, p := range parts {
 		n += len(p)
 	}
-	token = newToken()
+	token := newToken()
 	out := make([]byte, headerLength, s.sealedLength(n))
 	out[0] = envelopeVersion
 	out[1] = flags
@@ -139,7 +147,7 @@ func (s *sealer) seal(key string, expires int64, flags byte, parts ...[]byte) (e
 		// In place: the ciphertext overwrites the plaintext it starts at, as cipher.AEAD allows.
 		out = k.aead.Seal(out[:start], out[headerLength:start], out[start:], []byte(key))
 	}
-	return k.sum(out, key, out), token
+	return k.sum(out, key, out)
 }
 
 // newToken returns a non-zero random write token. It needs to be unique, not secret: an
@@ -157,7 +165,6 @@ type opened struct {
 	version byte
 	flags   byte
 	expires int64
-	token   uint64 // zero for a version 1 envelope
 	payload []byte
 }
 
@@ -185,9 +192,6 @@ func (s *sealer) open(key string, env []byte) (opened, error) {
 			continue
 		}
 		o := opened{version: signed[0], flags: signed[1], expires: int64(binary.BigEndian.Uint64(signed[2:headerLength1]))}
-		if header == headerLength {
-			o.token = binary.BigEndian.Uint64(signed[headerLength1:headerLength])
-		}
 		payload := signed[header:]
 		if signed[1]&flagEncrypted == 0 {
 			o.payload = payload

@@ -16,7 +16,7 @@ func KVItemKey(kv *KV, key string) string { return kv.itemKey(0, key) }
 // what only the key holder can write, for the bounded-decompression test.
 func ForgeCompressedData(s *Store, id string, expires int64, deflated []byte) []byte {
 	meta := (&sessionMeta{created: expires - 60, written: expires - 60}).appendTo(nil)
-	env, _ := s.sealer.seal(itemKey(s.opts.KeyPrefix, id), expires, flagCompressed, meta, deflated)
+	env := s.sealer.seal(itemKey(s.opts.KeyPrefix, id), expires, flagCompressed, meta, deflated)
 	return env
 }
 

@@ -68,7 +68,7 @@ func FuzzItem(f *testing.F) {
 			if len(data) > 0 && data[0] == 'Z' {
 				flags, data = flagCompressed, data[1:]
 			}
-			env, _ = store.sealer.seal(key, expires, flags, data)
+			env = store.sealer.seal(key, expires, flags, data)
 		}
 		client.item = map[string]types.AttributeValue{
 			defaultPartitionKey: &types.AttributeValueMemberS{Value: key},

@@ -184,7 +184,7 @@ func (kv *KV) Set(ctx context.Context, key string, value []byte, expires time.Ti
 		}
 	}
 	itemKey := kv.itemKey(0, key)
-	env, _ := kv.s.sealer.seal(itemKey, exp, body.flags, body.data)
+	env := kv.s.sealer.seal(itemKey, exp, body.flags, body.data)
 	item := map[string]types.AttributeValue{
 		kv.s.opts.PartitionKey: &types.AttributeValueMemberS{Value: itemKey},
 		attrData:               &types.AttributeValueMemberB{Value: env},

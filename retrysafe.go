@@ -3,7 +3,6 @@ package dynamostore
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -48,16 +47,16 @@ func sameWrite(item, sent map[string]types.AttributeValue) bool {
 	return bytes.Equal(have.Value, want.Value)
 }
 
-// envelopeHeader returns the header and token of the envelope in item, or zeros when item
+// envelopeHeader returns the header of the envelope in item, or zeros when item
 // holds none of version 2. It does not authenticate the envelope: a condition on a forged
 // header can only make a write replace the forgery.
-func envelopeHeader(item map[string]types.AttributeValue) (h envelopeHeaderBytes, token uint64) {
+func envelopeHeader(item map[string]types.AttributeValue) (h envelopeHeaderBytes) {
 	data, ok := item[attrData].(*types.AttributeValueMemberB)
 	if !ok || len(data.Value) < headerLength+macLength || data.Value[0] != envelopeVersion {
-		return h, 0
+		return h
 	}
 	copy(h[:], data.Value)
-	return h, binary.BigEndian.Uint64(h[headerLength1:])
+	return h
 }
 
 // ownWrite notes a write whose condition failed against the write itself: an earlier attempt
@@ -87,7 +86,7 @@ func (s *Store) confirm(ctx context.Context, op, key string, sent map[string]typ
 	case item == nil, item[attrMoved] != nil: // deleted, or moved to a new ID
 		return errors.Join(ErrSessionGone, s.logged(opErr))
 	}
-	if st, _, err := s.parseItem(key, item); err == nil && st.token == prevToken && prevToken != 0 {
+	if st, _, err := s.parseItem(key, item); err == nil && st.header.token() == prevToken && prevToken != 0 {
 		return s.logged(opErr) // the item is as it was: the update did not happen
 	}
 	opErr.OutcomeUnknown = true // someone else's write: ours may have come before it

@@ -453,7 +453,7 @@ func (s *Store) rollBack(ctx context.Context, next *sessionState) {
 // mark makes the claim retry-safe: a retried claim finds its own mark.
 func (s *Store) claim(ctx context.Context, prev, next *sessionState) error {
 	key := itemKey(s.opts.KeyPrefix, prev.id)
-	mark := &types.AttributeValueMemberN{Value: strconv.FormatUint(next.token, 10)}
+	mark := &types.AttributeValueMemberN{Value: strconv.FormatUint(next.header.token(), 10)}
 	values := map[string]types.AttributeValue{
 		":m":   mark,
 		":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(next.written, 10)},
@@ -729,7 +729,7 @@ func (s *Store) parseItem(key string, item map[string]types.AttributeValue) (ses
 	}
 	// The expires attribute is for TTL; the authenticated copy decides, unless the attribute
 	// was set earlier (then TTL is about to remove the item anyway).
-	st.expires, st.token = env.expires, env.token
+	st.expires = env.expires
 	if env.version == envelopeVersion {
 		copy(st.header[:], data.Value)
 	} else {
@@ -754,11 +754,10 @@ func numberAttr(item map[string]types.AttributeValue, name string) (int64, error
 	return strconv.ParseInt(n.Value, 10, 64)
 }
 
-// item seals body into a new item for key and records the write's token in st.
+// item seals body into a new item for key and records the write's header (its token) in st.
 func (s *Store) item(key string, st *sessionState, body sealedBody) map[string]types.AttributeValue {
 	var meta [metaBoundLength]byte
-	env, token := s.sealer.seal(key, st.expires, body.flags, st.meta.appendTo(meta[:0]), body.data)
-	st.token = token
+	env := s.sealer.seal(key, st.expires, body.flags, st.meta.appendTo(meta[:0]), body.data)
 	copy(st.header[:], env)
 	keyValue := st.keyAttr[s.opts.PartitionKey] // the load's, when the ID is the same
 	if keyValue == nil {
@@ -809,10 +808,10 @@ func (s *Store) create(ctx context.Context, next *sessionState, body sealedBody)
 // Without optimistic locking the last writer wins, but only over a write it has seen: the
 // update is conditioned on the envelope it replaces, so an SDK retry of an attempt that was
 // applied never lands on a later request's write. If another request wrote the session since
-// the load and this call made a single attempt (none of it applied), the update is sent once
-// more, over that write, as a single attempt that the SDK does not retry; unless this update
-// only touches the session (same values, a later expiry): the other write has refreshed the
-// session, and a touch never undoes a change it did not see.
+// the load and DynamoDB refused every attempt of this call (none of it applied), the update is
+// sent once more, over that write, as a single attempt that the SDK does not retry; unless this
+// update only touches the session (same values and lifetime, a later expiry): the other write
+// has refreshed the session, and a touch never undoes a change it did not see.
 func (s *Store) update(ctx context.Context, prev, next *sessionState, body sealedBody, touch bool) error {
 	key, keyAttr := prev.key, prev.keyAttr // the same ID: computed once, at the load
 	if key == "" || prev.id != next.id {
@@ -840,17 +839,17 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body seale
 			values[":h"] = &types.AttributeValueMemberB{Value: prev.v1Data}
 		}
 	}
-	u := updateCall{key: key, keyAttr: keyAttr, cond: cond, values: values, item: item, prevToken: prev.token, touch: touch}
+	u := updateCall{key: key, keyAttr: keyAttr, cond: cond, values: values, item: item, prevToken: prev.header.token(), touch: touch}
 	found, err := s.sendUpdate(ctx, &u, next)
 	if found == nil {
 		return err
 	}
 	if touch {
-		next.header, next.token = envelopeHeader(found) // the write the session now holds
+		next.header = envelopeHeader(found) // the write the session now holds
 		return nil
 	}
 	delete(values, ":h")
-	_, u.prevToken = envelopeHeader(found)
+	u.prevToken = envelopeHeader(found).token()
 	u.cond, u.once = s.exprs.updateCond, true
 	if found, err = s.sendUpdate(ctx, &u, next); found != nil { // no part of the condition can fail so
 		return s.logged(&OpError{Op: "UpdateItem", Table: s.opts.TableName, Err: errors.New("the condition failed against a live session item")})
@@ -858,15 +857,12 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body seale
 	return err
 }
 
-func strPtr(s string) *string { return &s }
-
 // sessionState is what the store remembers about a session between New and Save.
 type sessionState struct {
 	id         string                          // the ID the state describes (or the cookie's ID for a failed load)
 	loadFailed bool                            // DynamoDB failed while loading: never save this session
 	stored     bool                            // an item exists under id
 	fp         fingerprint                     // of the values last loaded or written (see digest.go)
-	token      uint64                          // the write token of the stored envelope (zero for version 1)
 	header     envelopeHeaderBytes             // the stored envelope's header, which names its write (version 2)
 	v1Data     []byte                          // a stored version 1 envelope, which has no token: all of it names the write
 	written    int64                           // epoch seconds of the last write (set for writes only)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -135,7 +136,7 @@ func CreateTable(ctx context.Context, client TableAPI, table string, optFns ...f
 	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName: &table,
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{
-			AttributeName: strPtr(attrExpires),
+			AttributeName: aws.String(attrExpires),
 			Enabled:       boolPtr(true),
 		},
 	})

@@ -322,7 +322,7 @@ type entry struct {
 func (s *Store) sealEntry(m *sessionMeta, label string) []byte {
 	b := binary.BigEndian.AppendUint64(nil, uint64(m.created))
 	b = binary.BigEndian.AppendUint64(b, uint64(m.authTime))
-	env, _ := s.sealer.seal(s.entryKey(m.user, handleString(m)), s.deadline(m), 0, b, []byte(label))
+	env := s.sealer.seal(s.entryKey(m.user, handleString(m)), s.deadline(m), 0, b, []byte(label))
 	return env
 }
 
