@@ -66,15 +66,15 @@ run-basic: dynamodb-local
 run-otel: dynamodb-local
 	cd examples/otel && $(GO) run . -duration 20s
 
-## e2e: log in, watch two renewals and log out in headless Chromium (Debian's; installed if missing)
+## e2e: over HTTPS with the __Host- cookie, log in, watch two renewals and log out in headless Chromium (Debian's; installed if missing)
 e2e: dynamodb-local $(E2E_STAMP)
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	rm -rf out/e2e && mkdir -p out/e2e
 	$(GO) build -o out/e2e/cross-account ./examples/cross-account
-	@set -e; PORT=$(E2E_PORT) DATA_DIR=out/e2e/data out/e2e/cross-account -credential-lifetime 4s > out/e2e/server.log 2>&1 & pid=$$!; \
+	@set -e; HTTPS=1 PORT=$(E2E_PORT) DATA_DIR=out/e2e/data out/e2e/cross-account -credential-lifetime 4s > out/e2e/server.log 2>&1 & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null || true' EXIT; \
-	for i in $$(seq 1 60); do curl -fs http://127.0.0.1:$(E2E_PORT)/healthz >/dev/null && break; sleep 1; done; \
-	BASE_URL=http://127.0.0.1:$(E2E_PORT)/ OUT_DIR=out/e2e node $(E2E_DIR)/e2e.mjs
+	for i in $$(seq 1 60); do curl -kfs https://127.0.0.1:$(E2E_PORT)/healthz >/dev/null && break; sleep 1; done; \
+	BASE_URL=https://127.0.0.1:$(E2E_PORT)/ OUT_DIR=out/e2e node $(E2E_DIR)/e2e.mjs
 
 $(E2E_STAMP): $(E2E_DIR)/package.json $(E2E_DIR)/package-lock.json
 	cd $(E2E_DIR) && npm ci --no-audit --no-fund --loglevel=error

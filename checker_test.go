@@ -876,7 +876,7 @@ func (run *chkRun) begin(b *chkBrowser, srv *chkServer, client int) *chkRequest 
 	b.mu.Unlock()
 	r := httptest.NewRequest(http.MethodGet, "https://example.com/", nil)
 	if cookie != "" {
-		r.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
+		r.AddCookie(&http.Cookie{Name: jarName, Value: cookie})
 	}
 	run.mu.Lock()
 	req := &chkRequest{srv: srv, r: r, cookieID: run.cookieIDs[cookie], round: run.round}
@@ -997,7 +997,7 @@ func (run *chkRun) login(req *chkRequest, rec *httptest.ResponseRecorder, client
 	// The response must leave the browser holding the new session's cookie.
 	var last *http.Cookie
 	for _, line := range rec.Header().Values("Set-Cookie") {
-		if c, err := http.ParseSetCookie(line); err == nil && c.Name == cookieName {
+		if c, err := http.ParseSetCookie(line); err == nil && c.Name == jarName {
 			last = c
 		}
 	}
@@ -1040,7 +1040,7 @@ func (run *chkRun) delete(req *chkRequest, rec *httptest.ResponseRecorder, clien
 func (run *chkRun) receive(b *chkBrowser, req *chkRequest, rec *httptest.ResponseRecorder) {
 	var last *http.Cookie
 	for _, line := range rec.Header().Values("Set-Cookie") {
-		if c, err := http.ParseSetCookie(line); err == nil && c.Name == cookieName {
+		if c, err := http.ParseSetCookie(line); err == nil && c.Name == jarName {
 			last = c
 		}
 	}
@@ -1410,7 +1410,7 @@ func (run *chkRun) audit() {
 			continue
 		}
 		r := httptest.NewRequest(http.MethodGet, "https://example.com/", nil)
-		r.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
+		r.AddCookie(&http.Cookie{Name: jarName, Value: cookie})
 		call := run.hist.tick()
 		sess, err := run.auditor.New(r, cookieName)
 		ret := run.hist.tick()

@@ -173,10 +173,10 @@ func TestDecompressionIsBounded(t *testing.T) {
 
 			sc := securecookie.New(hashKey1, blockKey1)
 			sc.SetSerializer(securecookie.NopEncoder{})
-			cookie, err := sc.Encode(cookieName, []byte(id))
+			cookie, err := sc.Encode(jarName, []byte(id))
 			require.NoError(t, err)
 			r := httptest.NewRequest("GET", "/", nil)
-			r.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
+			r.AddCookie(&http.Cookie{Name: jarName, Value: cookie})
 			s, err := f.store.New(r, cookieName)
 			require.ErrorIs(t, err, dynamostore.ErrInvalidItem)
 			assert.True(t, s.IsNew)

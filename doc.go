@@ -71,6 +71,25 @@ Call Delete at logout: it deletes the item and expires the cookie.
 
 Nothing the Store logs (see WithLogger) contains a session ID, a cookie value or a session value.
 
+# The cookie
+
+The cookie's name carries the strongest prefix its attributes allow, so that browsers enforce
+them (OWASP ASVS 5.0 V3.3): Get(r, "session") reads and writes the cookie "__Host-session" by
+default (Secure, Path "/", no Domain, HttpOnly, SameSite Lax); a Domain or a Path other than
+"/" set with WithCookie gives "__Secure-session"; WithInsecureCookie, for plain-HTTP
+development, gives "session". [Store.CookieName] tells the name. A cookie that breaks its
+prefix, or whose name and value exceed 4096 bytes, is refused with ErrCookiePolicy before
+anything is written. WithCookie edits the secure defaults in place, and a protection is
+dropped only by the call named after it:
+
+	dynamostore.WithCookie(func(c *sessions.Options) {
+		c.MaxAge = 0 // a browser-session cookie
+		c.SameSite = http.SameSiteStrictMode
+	})
+
+A request that has no prefixed cookie is read from the unprefixed cookie of earlier versions,
+and the next write replaces it, so upgrading logs nobody out.
+
 # Expiry
 
 Expiry is enforced on every read, because DynamoDB's TTL deletes expired items only eventually,

@@ -40,6 +40,12 @@ var (
 	// ErrInvalidItem means a stored item failed authentication or could not be parsed:
 	// it was written by someone without the store's keys, or it is corrupt. It was not decoded.
 	ErrInvalidItem = errors.New("dynamostore: stored session failed authentication")
+
+	// ErrCookiePolicy means Save, Regenerate or Login refused to send a cookie that a browser
+	// would drop or that breaks its name's prefix: a __Host- cookie that is not Secure, has a
+	// Domain or a Path other than "/", a __Secure- cookie that is not Secure, an invalid name,
+	// or a name and value over 4096 bytes. Nothing was written and no cookie was set.
+	ErrCookiePolicy = errors.New("dynamostore: cookie refused")
 )
 
 // ConfigError reports invalid options passed to New.

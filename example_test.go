@@ -141,7 +141,10 @@ func ExampleStore_Regenerate() {
 func ExampleNew_options() {
 	_, err := dynamostore.New(dynamostoretest.NewClient("http://127.0.0.1:1"),
 		dynamostore.WithTableName("arn:aws:dynamodb:us-east-1:111122223333:table/sessions"),
-		dynamostore.WithCookieOptions(sessions.Options{Path: "/", MaxAge: 3600, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode}),
+		dynamostore.WithCookie(func(c *sessions.Options) {
+			c.MaxAge = 3600
+			c.SameSite = http.SameSiteStrictMode
+		}),
 		dynamostore.WithMaxLength(16<<10),
 	)
 	fmt.Println(err)

@@ -25,7 +25,12 @@ var (
 	hashKey2  = []byte("abcdefghijklmnopqrstuvwxyz012345")
 )
 
-const cookieName = "sid"
+// cookieName is the tests' session name; jarName is the cookie that carries it (the store
+// prefixes it with __Host- by default).
+const (
+	cookieName = "sid"
+	jarName    = "__Host-" + cookieName
+)
 
 // clock is a settable clock for expiry tests.
 type clock struct {

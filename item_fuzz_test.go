@@ -76,12 +76,12 @@ func FuzzItem(f *testing.F) {
 			attrExpires:         &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)},
 			attrWritten:         &types.AttributeValueMemberN{Value: "1"},
 		}
-		cookie, err := securecookie.EncodeMulti("sid", []byte(id), store.codecs...)
+		cookie, err := securecookie.EncodeMulti("__Host-sid", []byte(id), store.codecs...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r := httptest.NewRequest("GET", "/", nil)
-		r.Header.Set("Cookie", "sid="+cookie)
+		r.Header.Set("Cookie", "__Host-sid="+cookie)
 		s, err := store.New(r, "sid")
 		if s == nil {
 			t.Fatal("nil session")

@@ -69,11 +69,7 @@ func (kv *KV) Get(ctx context.Context, key string) (value []byte, found bool, er
 	var foundData types.AttributeValue
 	for i := range kv.s.sealer.keys {
 		itemKey := kv.itemKey(i, key)
-		out, err := kv.s.client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName:      &kv.s.opts.TableName,
-			Key:            kv.s.keyAttr(itemKey),
-			ConsistentRead: kv.s.opts.ConsistentRead,
-		})
+		out, err := kv.s.client.GetItem(ctx, kv.s.getItemInput(itemKey, kv.s.opts.ConsistentRead))
 		if err != nil {
 			return nil, false, kv.s.opError("GetItem", err)
 		}
@@ -171,11 +167,7 @@ func (kv *KV) Set(ctx context.Context, key string, value []byte, expires time.Ti
 	// after this look and before the write leaves a value that Get never returns (Get reads
 	// the markers under every key pair).
 	for i := 1; i < len(kv.s.sealer.keys); i++ {
-		out, err := kv.s.client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName:      &kv.s.opts.TableName,
-			Key:            kv.s.keyAttr(kv.itemKey(i, key)),
-			ConsistentRead: aws.Bool(true),
-		})
+		out, err := kv.s.client.GetItem(ctx, kv.s.getItemInput(kv.itemKey(i, key), aws.Bool(true)))
 		if err != nil {
 			return kv.s.opError("GetItem", err)
 		}

@@ -14,9 +14,7 @@ import (
 
 // Defaults used by New for every option that is not given (each field comment of Options says
 // its default). An option that is given is taken as given and validated: an invalid value, such as WithTableName("") or WithLifetime(0), is
-// reported by New as a *ConfigError, never replaced by the default in silence. The one
-// exception is by design: WithCookieOptions keeps the default of each attribute left at its
-// zero value, so that setting one attribute cannot drop the others.
+// reported by New as a *ConfigError, never replaced by the default in silence.
 const (
 	// defaultTableName is the table used when no WithTableName option is given.
 	defaultTableName = "sessions"
@@ -63,8 +61,8 @@ type Options struct {
 	KeyPairs [][]byte
 
 	// Cookie holds the cookie attributes for new sessions. Default: Path "/", MaxAge
-	// 86400 (a day), HttpOnly, Secure, SameSite Lax. WithCookieOptions changes some of them
-	// and keeps the others; a func(*Options) that assigns the whole struct replaces them all.
+	// 86400 (a day), HttpOnly, Secure, SameSite Lax. WithCookie edits them in place. They
+	// also choose the cookie name's prefix (Store.CookieName): __Host- by default.
 	Cookie sessions.Options
 
 	// KeyPrefix is prepended to the SHA-256 hash of the session ID to form the item key.
@@ -136,7 +134,9 @@ type Options struct {
 	// Clock returns the current time; tests set it to move time. Default: time.Now.
 	Clock func() time.Time
 
-	problems []string // found by the With functions, reported by New
+	problems           []string // found by the With functions, reported by New
+	insecureCookie     bool     // WithInsecureCookie was called: Secure may be off
+	cookieScriptAccess bool     // WithCookieScriptAccess was called: HttpOnly may be off
 }
 
 // Option changes Options. The With functions return Options; any func(*Options) works too.
@@ -148,40 +148,27 @@ func WithTableName(nameOrARN string) Option { return func(o *Options) { o.TableN
 // WithKeyPairs sets the securecookie hash and block key pairs, newest first.
 func WithKeyPairs(keyPairs ...[]byte) Option { return func(o *Options) { o.KeyPairs = keyPairs } }
 
-// WithCookieOptions changes the cookie attributes of new sessions and keeps the rest: each
-// field of c that is set (a non-empty Path or Domain, a non-zero MaxAge or SameSite,
-// Partitioned true) replaces the attribute, and each field left at its zero value keeps it.
-// So WithCookieOptions(sessions.Options{MaxAge: 3600}) shortens the lifetime and keeps Path
-// "/", Secure, HttpOnly and SameSite Lax. A false Secure or HttpOnly is a zero value, so it
-// keeps the protection: switch one off on purpose with WithInsecureCookie or
-// WithCookieScriptAccess. For a browser-session cookie (MaxAge 0), use WithCookieMaxAge(0).
+// WithCookie edits the cookie attributes of new sessions in place, starting from the secure
+// defaults (Path "/", MaxAge 86400, HttpOnly, Secure, SameSite Lax), as the AWS SDK's
+// func(*Options) arguments do: set the fields you mean and leave the others.
 //
-// A complete set of attributes with MaxAge 0 (a Path, and Secure or HttpOnly), as code
-// written for the older whole-struct WithCookieOptions passes for a browser-session cookie,
-// is ambiguous: New reports it as a *ConfigError that says to use WithCookieMaxAge(0), rather
-// than give a one-day cookie in silence.
-func WithCookieOptions(c sessions.Options) Option {
+//	dynamostore.WithCookie(func(c *sessions.Options) {
+//		c.MaxAge = 0 // a browser-session cookie
+//		c.SameSite = http.SameSiteStrictMode
+//	})
+//
+// No protection is lost by accident: New reports a *ConfigError when the result drops Secure
+// without WithInsecureCookie, HttpOnly without WithCookieScriptAccess, or SameSite, and each
+// error names the call that fixes it. The attributes also choose the cookie's name prefix
+// (see [Store.CookieName]): a Domain or a Path other than "/" gives __Secure- instead of
+// __Host-.
+func WithCookie(edit func(*sessions.Options)) Option {
 	return func(o *Options) {
-		if c.MaxAge == 0 && c.Path != "" && (c.Secure || c.HttpOnly) {
-			o.problems = append(o.problems, "WithCookieOptions got a complete set of attributes with MaxAge 0, "+
-				"which keeps the default MaxAge; for a browser-session cookie add WithCookieMaxAge(0), "+
-				"for the default leave Path empty")
+		if edit == nil {
+			o.problems = append(o.problems, "WithCookie got a nil function")
+			return
 		}
-		if c.Path != "" {
-			o.Cookie.Path = c.Path
-		}
-		if c.Domain != "" {
-			o.Cookie.Domain = c.Domain
-		}
-		if c.MaxAge != 0 {
-			o.Cookie.MaxAge = c.MaxAge
-		}
-		if c.SameSite != 0 {
-			o.Cookie.SameSite = c.SameSite
-		}
-		o.Cookie.Secure = o.Cookie.Secure || c.Secure
-		o.Cookie.HttpOnly = o.Cookie.HttpOnly || c.HttpOnly
-		o.Cookie.Partitioned = o.Cookie.Partitioned || c.Partitioned
+		edit(&o.Cookie)
 	}
 }
 
@@ -194,11 +181,15 @@ func WithCookieMaxAge(seconds int) Option { return func(o *Options) { o.Cookie.M
 // WithInsecureCookie drops the cookie's Secure attribute, so that browsers send it over plain
 // HTTP. Use it only for development on http://localhost: without Secure, anyone on the network
 // path of a plain-HTTP request can read the session cookie.
-func WithInsecureCookie() Option { return func(o *Options) { o.Cookie.Secure = false } }
+func WithInsecureCookie() Option {
+	return func(o *Options) { o.Cookie.Secure, o.insecureCookie = false, true }
+}
 
 // WithCookieScriptAccess drops the cookie's HttpOnly attribute, so that JavaScript on the page
 // can read it. Avoid it: a cross-site scripting flaw then hands the session to the attacker.
-func WithCookieScriptAccess() Option { return func(o *Options) { o.Cookie.HttpOnly = false } }
+func WithCookieScriptAccess() Option {
+	return func(o *Options) { o.Cookie.HttpOnly, o.cookieScriptAccess = false, true }
+}
 
 // WithKeyPrefix sets the prefix of item keys.
 func WithKeyPrefix(prefix string) Option { return func(o *Options) { o.KeyPrefix = prefix } }
@@ -338,12 +329,7 @@ func (o *Options) validate() error {
 	if o.MaxSessionsPerUser < 1 || o.MaxSessionsPerUser > MaxSessionsPerUserLimit {
 		bad("MaxSessionsPerUser %d is outside 1..%d", o.MaxSessionsPerUser, MaxSessionsPerUserLimit)
 	}
-	if o.Cookie.MaxAge < 0 {
-		bad("Cookie.MaxAge %d is negative: every Save would delete the session (use 0 for a browser-session cookie)", o.Cookie.MaxAge)
-	}
-	if o.Cookie.SameSite == http.SameSiteNoneMode && !o.Cookie.Secure {
-		bad("Cookie.SameSite None requires Cookie.Secure (browsers reject it otherwise)")
-	}
+	errs = append(errs, o.cookieProblems()...)
 	if o.Logger == nil {
 		bad("Logger is nil; pass slog.New(slog.DiscardHandler) to silence it")
 	}

@@ -29,7 +29,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		"nil codec":       {[]dynamostore.Option{dynamostore.WithKeyPairs(hashKey1), dynamostore.WithCodec(nil)}, "Codec is nil"},
 		"key collides":    {[]dynamostore.Option{dynamostore.WithKeyPairs(hashKey1), dynamostore.WithPartitionKey("data")}, "collides"},
 		"samesite none, not secure": {[]dynamostore.Option{dynamostore.WithKeyPairs(hashKey1),
-			dynamostore.WithCookieOptions(sessions.Options{SameSite: http.SameSiteNoneMode}), dynamostore.WithInsecureCookie()}, "requires Cookie.Secure"},
+			dynamostore.WithCookie(func(c *sessions.Options) { c.SameSite = http.SameSiteNoneMode }), dynamostore.WithInsecureCookie()}, "requires Cookie.Secure"},
 		"negative cookie MaxAge": {[]dynamostore.Option{dynamostore.WithKeyPairs(hashKey1), dynamostore.WithCookieMaxAge(-5)}, "Cookie.MaxAge -5 is negative"},
 		"empty table name":       {[]dynamostore.Option{dynamostore.WithKeyPairs(hashKey1), dynamostore.WithTableName("")}, "neither a table name"},
 		"zero lifetime":          {[]dynamostore.Option{dynamostore.WithKeyPairs(hashKey1), dynamostore.WithLifetime(0)}, "Lifetime"},
@@ -81,28 +81,29 @@ func TestParseTableARN(t *testing.T) {
 	}
 }
 
-// WithCookieOptions changes what it sets and keeps every other protection; weakening one takes
-// an option that says so. Checked on the Set-Cookie header of a session saved in DynamoDB Local.
+// WithCookie changes what it sets and keeps every other protection; weakening one takes an
+// option that says so. The attributes choose the name's prefix. Checked on the Set-Cookie
+// header of a session saved in DynamoDB Local.
 func TestCookieOptionsCannotWeakenByAccident(t *testing.T) {
 	f := newFixture(t)
 	cases := map[string]struct {
 		opts []dynamostore.Option
 		want http.Cookie
 	}{
-		"defaults": {nil, http.Cookie{Path: "/", MaxAge: dynamostore.DefaultMaxAge, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}},
-		"only a shorter MaxAge": {[]dynamostore.Option{dynamostore.WithCookieOptions(sessions.Options{MaxAge: 3600})},
-			http.Cookie{Path: "/", MaxAge: 3600, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}},
-		"a domain, false booleans": {[]dynamostore.Option{dynamostore.WithCookieOptions(sessions.Options{Domain: "example.com", Secure: false, HttpOnly: false})},
-			http.Cookie{Path: "/", Domain: "example.com", MaxAge: dynamostore.DefaultMaxAge, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}},
-		"strict, then a path": {[]dynamostore.Option{dynamostore.WithCookieOptions(sessions.Options{SameSite: http.SameSiteStrictMode}),
-			dynamostore.WithCookieOptions(sessions.Options{Path: "/app"})},
-			http.Cookie{Path: "/app", MaxAge: dynamostore.DefaultMaxAge, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode}},
+		"defaults": {nil, http.Cookie{Name: "__Host-sid", Path: "/", MaxAge: dynamostore.DefaultMaxAge, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}},
+		"only a shorter MaxAge": {[]dynamostore.Option{dynamostore.WithCookie(func(c *sessions.Options) { c.MaxAge = 3600 })},
+			http.Cookie{Name: "__Host-sid", Path: "/", MaxAge: 3600, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}},
+		"a domain": {[]dynamostore.Option{dynamostore.WithCookie(func(c *sessions.Options) { c.Domain = "example.com" })},
+			http.Cookie{Name: "__Secure-sid", Path: "/", Domain: "example.com", MaxAge: dynamostore.DefaultMaxAge, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}},
+		"strict, then a path": {[]dynamostore.Option{dynamostore.WithCookie(func(c *sessions.Options) { c.SameSite = http.SameSiteStrictMode }),
+			dynamostore.WithCookie(func(c *sessions.Options) { c.Path = "/app" })},
+			http.Cookie{Name: "__Secure-sid", Path: "/app", MaxAge: dynamostore.DefaultMaxAge, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode}},
 		"insecure on purpose": {[]dynamostore.Option{dynamostore.WithInsecureCookie()},
-			http.Cookie{Path: "/", MaxAge: dynamostore.DefaultMaxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode}},
+			http.Cookie{Name: "sid", Path: "/", MaxAge: dynamostore.DefaultMaxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode}},
 		"script access on purpose": {[]dynamostore.Option{dynamostore.WithCookieScriptAccess()},
-			http.Cookie{Path: "/", MaxAge: dynamostore.DefaultMaxAge, Secure: true, SameSite: http.SameSiteLaxMode}},
+			http.Cookie{Name: "__Host-sid", Path: "/", MaxAge: dynamostore.DefaultMaxAge, Secure: true, SameSite: http.SameSiteLaxMode}},
 		"browser-session cookie": {[]dynamostore.Option{dynamostore.WithCookieMaxAge(0)},
-			http.Cookie{Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}},
+			http.Cookie{Name: "__Host-sid", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -113,6 +114,7 @@ func TestCookieOptionsCannotWeakenByAccident(t *testing.T) {
 			got := b.last.Cookies()
 			require.Len(t, got, 1)
 			c := got[0]
+			assert.Equal(t, tc.want.Name, c.Name, "Name")
 			assert.Equal(t, tc.want.Path, c.Path, "Path")
 			assert.Equal(t, tc.want.Domain, c.Domain, "Domain")
 			assert.Equal(t, tc.want.MaxAge, c.MaxAge, "MaxAge")
@@ -125,7 +127,7 @@ func TestCookieOptionsCannotWeakenByAccident(t *testing.T) {
 
 	for name, opts := range map[string][]dynamostore.Option{
 		"negative MaxAge":         {dynamostore.WithCookieMaxAge(-1)},
-		"SameSite None, insecure": {dynamostore.WithCookieOptions(sessions.Options{SameSite: http.SameSiteNoneMode}), dynamostore.WithInsecureCookie()},
+		"SameSite None, insecure": {dynamostore.WithCookie(func(c *sessions.Options) { c.SameSite = http.SameSiteNoneMode }), dynamostore.WithInsecureCookie()},
 	} {
 		_, err := dynamostore.New(f.client, append([]dynamostore.Option{dynamostore.WithKeyPairs(hashKey1)}, opts...)...)
 		var cfg *dynamostore.ConfigError

@@ -283,10 +283,10 @@ func TestDecompressionBombAllocatesLittle(t *testing.T) {
 	require.NoError(t, err)
 	sc := securecookie.New(hashKey1, blockKey1)
 	sc.SetSerializer(securecookie.NopEncoder{})
-	cookie, err := sc.Encode(cookieName, []byte(id))
+	cookie, err := sc.Encode(jarName, []byte(id))
 	require.NoError(t, err)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
+	r.AddCookie(&http.Cookie{Name: jarName, Value: cookie})
 
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)

@@ -402,7 +402,7 @@ func TestLoginAfterDeleteInTheSameRequestKeepsTheCookie(t *testing.T) {
 			require.NoError(t, f.store.Regenerate(r, rec, s))
 		}
 		b.receive(rec)
-		require.Contains(t, b.cookies, cookieName, "%s after Delete: the browser keeps a cookie", op)
+		require.Contains(t, b.cookies, jarName, "%s after Delete: the browser keeps a cookie", op)
 		now := b.current(t, f.store)
 		assert.False(t, now.IsNew, "%s after Delete: the cookie loads the new session", op)
 		assert.Equal(t, "bob", now.Values["user"])

@@ -116,11 +116,7 @@ func (s *Store) reread(ctx context.Context, key string) (map[string]types.Attrib
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      &s.opts.TableName,
-		Key:            s.keyAttr(key),
-		ConsistentRead: aws.Bool(true),
-	})
+	out, err := s.client.GetItem(ctx, s.getItemInput(key, aws.Bool(true)))
 	if err != nil {
 		return nil, err
 	}

@@ -193,13 +193,13 @@ func (c *soakClient) cycle(n int) {
 		}))
 		c.step("read", save(func(map[any]any) {}))
 	}
-	cookie := c.b.cookies[cookieName]
+	cookie := c.b.cookies[jarName]
 	c.step("logout", func(s *sessions.Session, r *http.Request, w http.ResponseWriter) (map[any]any, error) {
 		return nil, c.store.Delete(r, w, s)
 	})
 	if c.model == nil && cookie != nil {
 		ended := newBrowser()
-		ended.cookies[cookieName] = cookie
+		ended.cookies[jarName] = cookie
 		c.audit.mu.Lock()
 		c.audit.deleted = append(c.audit.deleted, ended)
 		c.audit.mu.Unlock()

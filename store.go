@@ -41,6 +41,9 @@ type Store struct {
 	tracked tracker
 	metrics *storeMetrics
 	exprs   expressions
+	prefix  string // the cookie name prefix the cookie options allow (cookie.go)
+	// cookieValueLength is the length of every cookie value the store makes (cookie.go).
+	cookieValueLength int
 }
 
 // expressions are the constant parts of the store's writes, built once by New: the SDK only
@@ -59,6 +62,8 @@ type expressions struct {
 	claimCond             *string // the old item is still the live session, and unclaimed
 	claimCondUnversioned  *string // ... with optimistic locking: and has no version yet
 	claimCondVersion      *string // ... with optimistic locking: and has the loaded version
+	readNames             map[string]string
+	readProjection        *string // every attribute the store writes
 }
 
 func newExpressions(o *Options) expressions {
@@ -76,6 +81,12 @@ func newExpressions(o *Options) expressions {
 		// ended, and not before a retried claim can find its own mark.
 		claimSet:  aws.String("SET #m = :m REMOVE #d"),
 		claimCond: aws.String("attribute_exists(#k) AND #e > :now AND attribute_not_exists(#m)"),
+		// Every read names the attributes the store writes, which is the whole item: a role
+		// confined with dynamodb:Attributes and dynamodb:Select SPECIFIC_ATTRIBUTES
+		// (docs/iam.md) can then read it, and the answer is the same as without a projection.
+		readNames: map[string]string{"#k": o.PartitionKey, "#d": attrData, "#e": attrExpires, "#w": attrWritten,
+			"#v": attrVersion, "#m": attrMoved, "#s": attrSessions, "#x": attrDeleted},
+		readProjection: aws.String("#k, #d, #e, #w, #v, #m, #s, #x"),
 	}
 	// Without locking the last writer wins, but only over a write it has seen: an SDK retry
 	// of a write DynamoDB had applied must not land again on top of a later request's write.
@@ -125,14 +136,19 @@ func New(client ItemAPI, opts ...Option) (*Store, error) {
 		sc.MaxLength(cookieMaxLength)
 		sc.SetSerializer(securecookie.NopEncoder{})
 	}
+	valueLength, err := cookieValueLength(codecs)
+	if err != nil {
+		return nil, &ConfigError{Err: fmt.Errorf("KeyPairs: %w", err)}
+	}
 	m, err := newStoreMetrics(o.MeterProvider)
 	if err != nil {
 		return nil, &ConfigError{Err: fmt.Errorf("MeterProvider: %w", err)}
 	}
-	return &Store{client: client, opts: o, codecs: codecs, sealer: sealer, metrics: m, exprs: newExpressions(&o)}, nil
+	return &Store{client: client, opts: o, codecs: codecs, sealer: sealer, metrics: m, exprs: newExpressions(&o),
+		prefix: cookiePrefix(o.Cookie), cookieValueLength: valueLength}, nil
 }
 
-// CookieOptions returns the cookie options that new sessions get (WithCookieOptions).
+// CookieOptions returns the cookie options that new sessions get (WithCookie).
 func (s *Store) CookieOptions() sessions.Options { return s.opts.Cookie }
 
 // Get returns the session called name for this request, loading it once per request through
@@ -167,12 +183,24 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 
 // loadInto fills sess from the request's cookie and its item, and names the outcome for the
 // metrics.
+//
+// The cookie is the prefixed one (CookieName). When the request has none, the unprefixed
+// cookie of a deployment from before the prefix is read instead, so that nobody is logged
+// out by the switch; Save then sets the prefixed cookie and expires the old one.
 func (s *Store) loadInto(r *http.Request, sess *sessions.Session) (outcome string, err error) {
-	c, err := r.Cookie(sess.Name())
+	name := s.CookieName(sess.Name())
+	c, err := r.Cookie(name)
+	legacy := false
 	if err != nil {
-		return "no_cookie", nil
+		if old := s.legacyCookieName(sess.Name()); old != "" {
+			c, err = r.Cookie(old)
+			name, legacy = old, true
+		}
+		if err != nil {
+			return "no_cookie", nil
+		}
 	}
-	id, fresh, ok := s.decodeCookie(sess.Name(), c.Value)
+	id, fresh, ok := s.decodeCookie(name, c.Value)
 	if !ok {
 		return "rejected_cookie", nil
 	}
@@ -192,9 +220,10 @@ func (s *Store) loadInto(r *http.Request, sess *sessions.Session) (outcome strin
 	sess.ID = id
 	sess.Values = loaded.values
 	sess.IsNew = false
-	if fresh {
+	if fresh && !legacy {
 		loaded.state.cookie = c.Value // sent back as it is while the ID stays (setCookie)
 	}
+	loaded.state.legacyCookie = legacy
 	s.tracked.set(sess, &loaded.state)
 	return "found", nil
 }
@@ -268,7 +297,12 @@ func (s *Store) delete(r *http.Request, w http.ResponseWriter, sess *sessions.Se
 	sess.Options = &opts
 	sess.ID = ""
 	clear(sess.Values)
-	http.SetCookie(w, sessions.NewCookie(sess.Name(), "", &opts))
+	http.SetCookie(w, sessions.NewCookie(s.CookieName(sess.Name()), "", &opts))
+	if old := s.legacyCookieName(sess.Name()); old != "" {
+		if _, err := r.Cookie(old); err == nil {
+			s.expireLegacyCookie(w, sess)
+		}
+	}
 	return nil
 }
 
@@ -318,7 +352,8 @@ func (s *Store) regenerate(ctx context.Context, w http.ResponseWriter, sess *ses
 }
 
 // begin opens Save, Regenerate and Login: a session whose load failed is never written
-// (ErrLoadFailed), and one without cookie options gets the store's.
+// (ErrLoadFailed), one without cookie options gets the store's, and one whose cookie a
+// browser would drop is refused before anything is written (ErrCookiePolicy).
 func (s *Store) begin(sess *sessions.Session) (*sessionState, error) {
 	st := s.tracked.get(sess)
 	if st != nil && st.loadFailed {
@@ -327,6 +362,9 @@ func (s *Store) begin(sess *sessions.Session) (*sessionState, error) {
 	if sess.Options == nil {
 		opts := s.opts.Cookie
 		sess.Options = &opts
+	}
+	if err := s.checkCookie(sess); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
@@ -339,6 +377,7 @@ func (s *Store) prepare(sess *sessions.Session) (st *sessionState, next sessionS
 	}
 	now := s.opts.Clock()
 	next = sessionState{written: now.Unix(), version: 1, stored: true, meta: sessionMeta{created: now.Unix()}}
+	next.legacyCookie = st != nil && st.legacyCookie
 	if st.current(sess.ID) {
 		next.meta = st.meta
 	}
@@ -582,14 +621,21 @@ func (s *Store) setCookie(w http.ResponseWriter, sess *sessions.Session) error {
 	}
 	if encoded == "" {
 		var err error
-		if encoded, err = securecookie.EncodeMulti(sess.Name(), []byte(sess.ID), s.codecs...); err != nil {
-			return fmt.Errorf("dynamostore: encode cookie %q: %w", sess.Name(), err)
+		name := s.CookieName(sess.Name())
+		if encoded, err = securecookie.EncodeMulti(name, []byte(sess.ID), s.codecs...); err != nil {
+			return fmt.Errorf("dynamostore: encode cookie %q: %w", name, err)
 		}
 		if st != nil && st.id == sess.ID {
 			st.cookie = encoded
 		}
 	}
-	http.SetCookie(w, sessions.NewCookie(sess.Name(), encoded, sess.Options))
+	if err := s.writeCookie(w, sess, encoded); err != nil {
+		return err
+	}
+	if st != nil && st.legacyCookie {
+		s.expireLegacyCookie(w, sess)
+		st.legacyCookie = false
+	}
 	return nil
 }
 
@@ -639,6 +685,22 @@ func (s *Store) keyAttr(key string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{s.opts.PartitionKey: &types.AttributeValueMemberS{Value: key}}
 }
 
+// getItemInput is the store's only kind of read: the item under key, every attribute the
+// store writes named in a projection.
+func (s *Store) getItemInput(key string, consistent *bool) *dynamodb.GetItemInput {
+	return s.getItemInputFor(s.keyAttr(key), consistent)
+}
+
+func (s *Store) getItemInputFor(keyAttr map[string]types.AttributeValue, consistent *bool) *dynamodb.GetItemInput {
+	return &dynamodb.GetItemInput{
+		TableName:                &s.opts.TableName,
+		Key:                      keyAttr,
+		ConsistentRead:           consistent,
+		ProjectionExpression:     s.exprs.readProjection,
+		ExpressionAttributeNames: s.exprs.readNames,
+	}
+}
+
 func (s *Store) deleteItem(ctx context.Context, id string) error {
 	key := itemKey(s.opts.KeyPrefix, id)
 	var tries attempts
@@ -669,11 +731,7 @@ type loadResult struct {
 func (s *Store) load(ctx context.Context, id string) (*loadResult, error) {
 	key := itemKey(s.opts.KeyPrefix, id)
 	keyAttr := s.keyAttr(key)
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      &s.opts.TableName,
-		Key:            keyAttr,
-		ConsistentRead: s.opts.ConsistentRead,
-	})
+	out, err := s.client.GetItem(ctx, s.getItemInputFor(keyAttr, s.opts.ConsistentRead))
 	if err != nil {
 		return nil, s.opError("GetItem", err)
 	}
@@ -859,19 +917,20 @@ func (s *Store) update(ctx context.Context, prev, next *sessionState, body seale
 
 // sessionState is what the store remembers about a session between New and Save.
 type sessionState struct {
-	id         string                          // the ID the state describes (or the cookie's ID for a failed load)
-	loadFailed bool                            // DynamoDB failed while loading: never save this session
-	stored     bool                            // an item exists under id
-	fp         fingerprint                     // of the values last loaded or written (see digest.go)
-	header     envelopeHeaderBytes             // the stored envelope's header, which names its write (version 2)
-	v1Data     []byte                          // a stored version 1 envelope, which has no token: all of it names the write
-	written    int64                           // epoch seconds of the last write (set for writes only)
-	expires    int64                           // epoch seconds when the item expires
-	version    int64                           // item version with optimistic locking
-	meta       sessionMeta                     // created, last write and the user binding (item.go, users.go)
-	cookie     string                          // the cookie value for id under the first key pair, once known
-	key        string                          // the item key of id, once computed
-	keyAttr    map[string]types.AttributeValue // key as the table's hash key; the SDK only reads it
+	id           string                          // the ID the state describes (or the cookie's ID for a failed load)
+	loadFailed   bool                            // DynamoDB failed while loading: never save this session
+	stored       bool                            // an item exists under id
+	fp           fingerprint                     // of the values last loaded or written (see digest.go)
+	header       envelopeHeaderBytes             // the stored envelope's header, which names its write (version 2)
+	v1Data       []byte                          // a stored version 1 envelope, which has no token: all of it names the write
+	written      int64                           // epoch seconds of the last write (set for writes only)
+	expires      int64                           // epoch seconds when the item expires
+	version      int64                           // item version with optimistic locking
+	meta         sessionMeta                     // created, last write and the user binding (item.go, users.go)
+	cookie       string                          // the cookie value for id under the first key pair, once known
+	legacyCookie bool                            // the request carried the session in its unprefixed cookie
+	key          string                          // the item key of id, once computed
+	keyAttr      map[string]types.AttributeValue // key as the table's hash key; the SDK only reads it
 }
 
 // current reports whether the state describes a stored item under id.

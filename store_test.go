@@ -41,7 +41,7 @@ func TestRoundTripBothCodecs(t *testing.T) {
 				return true
 			})
 			require.NoError(t, err)
-			require.Contains(t, b.cookies, cookieName, "Save must set the cookie")
+			require.Contains(t, b.cookies, jarName, "Save must set the cookie")
 
 			getErr, saveErr := b.visit(t, f.store, func(s *sessions.Session) bool {
 				assert.False(t, s.IsNew)
@@ -72,7 +72,7 @@ func TestItemLayoutAndHashedKey(t *testing.T) {
 	var raw []byte
 	codec := securecookie.New(hashKey1, nil)
 	codec.SetSerializer(securecookie.NopEncoder{})
-	require.NoError(t, codec.Decode(cookieName, b.cookies[cookieName].Value, &raw), "the cookie is signed with the store's hash key")
+	require.NoError(t, codec.Decode(jarName, b.cookies[jarName].Value, &raw), "the cookie is signed with the store's hash key")
 	id := string(raw)
 	decoded, err := base64.RawURLEncoding.DecodeString(id)
 	require.NoError(t, err)
@@ -114,15 +114,15 @@ func TestBadCookiesMakeNoCall(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	b := f.withSession(t)
-	good := b.cookies[cookieName].Value
+	good := b.cookies[jarName].Value
 
 	foreign := securecookie.New(hashKey2, nil)
 	foreign.SetSerializer(securecookie.NopEncoder{})
-	signedByOthers, err := foreign.Encode(cookieName, []byte(strings.Repeat("A", 43)))
+	signedByOthers, err := foreign.Encode(jarName, []byte(strings.Repeat("A", 43)))
 	require.NoError(t, err)
 	ours := securecookie.New(hashKey1, blockKey1)
 	ours.SetSerializer(securecookie.NopEncoder{})
-	badID, err := ours.Encode(cookieName, []byte("../../etc/passwd"))
+	badID, err := ours.Encode(jarName, []byte("../../etc/passwd"))
 	require.NoError(t, err)
 
 	cases := map[string]string{
@@ -138,7 +138,7 @@ func TestBadCookiesMakeNoCall(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			before := f.client.calls()
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
-			r.AddCookie(&http.Cookie{Name: cookieName, Value: value})
+			r.AddCookie(&http.Cookie{Name: jarName, Value: value})
 			s, err := f.store.New(r, cookieName)
 			require.NoError(t, err)
 			assert.True(t, s.IsNew)
@@ -164,7 +164,7 @@ func TestKeyRotation(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, dynamostore.WithKeyPairs(hashKey1, blockKey1))
 	b := f.withSession(t)
-	oldCookie := b.cookies[cookieName].Value
+	oldCookie := b.cookies[jarName].Value
 
 	rotated := f.newStore(dynamostore.WithKeyPairs(hashKey2, nil, hashKey1, blockKey1))
 	_, err := b.visit(t, rotated, func(s *sessions.Session) bool {
@@ -173,7 +173,7 @@ func TestKeyRotation(t *testing.T) {
 		return true
 	})
 	require.NoError(t, err)
-	assert.NotEqual(t, oldCookie, b.cookies[cookieName].Value, "new cookies use the first key pair")
+	assert.NotEqual(t, oldCookie, b.cookies[jarName].Value, "new cookies use the first key pair")
 
 	onlyNew := f.newStore(dynamostore.WithKeyPairs(hashKey2))
 	s, err := b.load(t, onlyNew)
@@ -181,7 +181,7 @@ func TestKeyRotation(t *testing.T) {
 	assert.Equal(t, "ada", s.Values["user"], "the rewritten item is sealed with the new key")
 
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.AddCookie(&http.Cookie{Name: cookieName, Value: oldCookie})
+	r.AddCookie(&http.Cookie{Name: jarName, Value: oldCookie})
 	s, err = onlyNew.New(r, cookieName)
 	require.NoError(t, err)
 	assert.True(t, s.IsNew, "a cookie signed only with a retired key is rejected")
@@ -194,7 +194,7 @@ func TestCookieIsSentBackWithoutResigning(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	b := f.withSession(t)
-	issued := b.cookies[cookieName].Value
+	issued := b.cookies[jarName].Value
 	for _, change := range []bool{false, true} {
 		_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["changed"] = change; return true })
 		require.NoError(t, err)
@@ -208,7 +208,7 @@ func TestCookieIsSentBackWithoutResigning(t *testing.T) {
 	rec := httptest.NewRecorder()
 	require.NoError(t, f.store.Regenerate(b.request(context.Background()), rec, s))
 	b.receive(rec)
-	assert.NotEqual(t, issued, b.cookies[cookieName].Value, "a new ID gets a new cookie")
+	assert.NotEqual(t, issued, b.cookies[jarName].Value, "a new ID gets a new cookie")
 	_, err = b.visit(t, f.store, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "ada", f.stored(t, b)["user"])
@@ -236,7 +236,7 @@ func TestBlockKeyRotationAlone(t *testing.T) {
 
 func TestExpiryIsCheckedOnRead(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, dynamostore.WithCookieOptions(sessions.Options{Path: "/", MaxAge: 600, HttpOnly: true, Secure: true}))
+	f := newFixture(t, dynamostore.WithCookieMaxAge(600))
 	b := f.withSession(t)
 
 	f.clock.Advance(599 * time.Second)
@@ -282,15 +282,15 @@ func TestNegativeMaxAgeDeletes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	b := f.withSession(t)
-	cookieBefore := b.cookies[cookieName]
+	cookieBefore := b.cookies[jarName]
 	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Options.MaxAge = -1; return true })
 	require.NoError(t, err)
 	assert.Empty(t, f.items())
 	assert.Equal(t, -1, b.last.Cookies()[0].MaxAge)
-	assert.NotContains(t, b.cookies, cookieName)
+	assert.NotContains(t, b.cookies, jarName)
 
 	replay := newBrowser()
-	replay.cookies[cookieName] = cookieBefore
+	replay.cookies[jarName] = cookieBefore
 	s, err := replay.load(t, f.store)
 	require.NoError(t, err)
 	assert.True(t, s.IsNew, "the old cookie no longer leads to a session")
@@ -301,7 +301,7 @@ func TestDynamoDBFailureDuringNewLosesNothing(t *testing.T) {
 	f := newFixture(t)
 	b := f.withSession(t)
 	before := f.items()
-	cookie := b.cookies[cookieName].Value
+	cookie := b.cookies[jarName].Value
 
 	throttled := &types.ProvisionedThroughputExceededException{Message: ptr("slow down")}
 	f.client.setFault(func(op string) error {
@@ -322,7 +322,7 @@ func TestDynamoDBFailureDuringNewLosesNothing(t *testing.T) {
 	assert.ErrorAs(t, getErr, &typed, "the SDK's typed error is reachable")
 	assert.ErrorIs(t, saveErr, dynamostore.ErrLoadFailed)
 	assert.Empty(t, b.last.Cookies(), "no cookie is set, so the user keeps theirs")
-	assert.Equal(t, cookie, b.cookies[cookieName].Value)
+	assert.Equal(t, cookie, b.cookies[jarName].Value)
 
 	f.client.setFault(nil)
 	assert.Equal(t, before, f.items(), "the stored session is unchanged")
@@ -367,7 +367,7 @@ func TestUnchangedSessionIsNotWritten(t *testing.T) {
 func TestTouchIntervalIsCappedAtATenthOfTheLifetime(t *testing.T) {
 	t.Parallel()
 	// Default touch interval is an hour, but a 10-minute session must be touched every minute.
-	f := newFixture(t, dynamostore.WithCookieOptions(sessions.Options{Path: "/", MaxAge: 600}))
+	f := newFixture(t, dynamostore.WithCookieMaxAge(600))
 	b := newBrowser()
 	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["a"] = 1; return true })
 	require.NoError(t, err)
@@ -405,7 +405,7 @@ func TestSaveAfterDeleteDoesNotResurrect(t *testing.T) {
 
 func TestSaveAfterExpiryDoesNotExtend(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, dynamostore.WithCookieOptions(sessions.Options{Path: "/", MaxAge: 60}))
+	f := newFixture(t, dynamostore.WithCookieMaxAge(60))
 	b := f.withSession(t)
 	s, err := b.load(t, f.store)
 	require.NoError(t, err)
@@ -590,7 +590,7 @@ func TestEditedExpiresAttributeDoesNotExtendTheSession(t *testing.T) {
 	for kind, keys := range keyKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, keys, dynamostore.WithCookieOptions(sessions.Options{Path: "/", MaxAge: 60}))
+			f := newFixture(t, keys, dynamostore.WithCookieMaxAge(60))
 			b := f.withSession(t)
 			key, _ := f.itemOf(t, b)
 			_, err := f.ddb.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
@@ -613,7 +613,7 @@ func TestRegenerate(t *testing.T) {
 	b := newBrowser()
 	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["cart"] = "book"; return true })
 	require.NoError(t, err)
-	before := b.cookies[cookieName]
+	before := b.cookies[jarName]
 	old, err := b.load(t, f.store)
 	require.NoError(t, err)
 
@@ -626,7 +626,7 @@ func TestRegenerate(t *testing.T) {
 	b.receive(rec)
 
 	assert.NotEqual(t, old.ID, s.ID, "a new ID")
-	assert.NotEqual(t, before.Value, b.cookies[cookieName].Value)
+	assert.NotEqual(t, before.Value, b.cookies[jarName].Value)
 	items := f.liveItems()
 	require.Len(t, items, 1, "the old item is ended")
 	assert.Equal(t, f.keyOf(s.ID), items[0]["id"].(*types.AttributeValueMemberS).Value)
@@ -640,7 +640,7 @@ func TestRegenerate(t *testing.T) {
 	assert.Equal(t, "ada", now.Values["user"])
 
 	attacker := newBrowser()
-	attacker.cookies[cookieName] = before
+	attacker.cookies[jarName] = before
 	fixated, err := attacker.load(t, f.store)
 	require.NoError(t, err)
 	assert.True(t, fixated.IsNew, "the pre-login ID is worthless")
@@ -873,13 +873,13 @@ func TestNoSecretsInLogs(t *testing.T) {
 	b := newBrowser()
 	_, err := b.visit(t, f.store, func(s *sessions.Session) bool { s.Values["secret"] = "hunter2"; return true })
 	require.NoError(t, err)
-	cookie := b.cookies[cookieName].Value
+	cookie := b.cookies[jarName].Value
 	s, err := b.load(t, f.store)
 	require.NoError(t, err)
 	id := s.ID
 
 	tampered := newBrowser()
-	tampered.cookies[cookieName] = &http.Cookie{Name: cookieName, Value: cookie[:len(cookie)-2] + "xx"}
+	tampered.cookies[jarName] = &http.Cookie{Name: jarName, Value: cookie[:len(cookie)-2] + "xx"}
 	_, _ = tampered.load(t, f.store)
 	f.client.setFault(func(op string) error { return errors.New("injected fault") })
 	_, _ = b.load(t, f.store)

@@ -131,7 +131,7 @@ func (s *Store) login(r *http.Request, w http.ResponseWriter, sess *sessions.Ses
 	if s.opts.SessionLabel != nil {
 		label = truncateLabel(s.opts.SessionLabel(r))
 	}
-	next := sessionState{written: now.Unix(), version: 1, stored: true, meta: meta}
+	next := sessionState{written: now.Unix(), version: 1, stored: true, meta: meta, legacyCookie: st != nil && st.legacyCookie}
 	next.meta.listedUntil = s.deadline(&next.meta)
 	next.expires = s.expiry(now, s.lifetime(sess.Options), &next.meta)
 	body, err := s.encodeValues(sess.Values, &next)
@@ -380,11 +380,7 @@ func parseListing(item map[string]types.AttributeValue) map[string]listedSession
 }
 
 func (s *Store) readUserItem(ctx context.Context, userItem string) (map[string]listedSession, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      &s.opts.TableName,
-		Key:            s.keyAttr(userItem),
-		ConsistentRead: aws.Bool(true),
-	})
+	out, err := s.client.GetItem(ctx, s.getItemInput(userItem, aws.Bool(true)))
 	if err != nil {
 		return nil, s.opError("GetItem", err)
 	}
@@ -623,11 +619,7 @@ func (s *Store) liveSessions(ctx context.Context, user [userKeyBytes]byte, userI
 	var errs []error
 	seen := map[string]bool{}
 	forEach(jobs, func(j job) {
-		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName:      &s.opts.TableName,
-			Key:            s.keyAttr(j.key),
-			ConsistentRead: aws.Bool(true),
-		})
+		out, err := s.client.GetItem(ctx, s.getItemInput(j.key, aws.Bool(true)))
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -780,11 +772,7 @@ func (s *Store) enforceCap(ctx context.Context, m *sessionMeta, listing map[stri
 func (s *Store) liveness(ctx context.Context, user [userKeyBytes]byte, handle string, keys []string, now int64) int {
 	state := sessionDead
 	for _, key := range keys {
-		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName:      &s.opts.TableName,
-			Key:            s.keyAttr(key),
-			ConsistentRead: aws.Bool(true),
-		})
+		out, err := s.client.GetItem(ctx, s.getItemInput(key, aws.Bool(true)))
 		if err != nil {
 			s.opts.Logger.Warn("dynamostore: DynamoDB call failed", "op", "GetItem", "table", s.opts.TableName, "error", err)
 			return sessionLive

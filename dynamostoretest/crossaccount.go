@@ -16,8 +16,18 @@ var SessionTableActions = []string{"dynamodb:DescribeTable", "dynamodb:GetItem",
 
 // CrossAccountOptions configures StartCrossAccount.
 type CrossAccountOptions struct {
-	// Actions the role's policy allows on the table. Default: SessionTableActions.
+	// Actions the role's policy allows on the table, without conditions. Default:
+	// SessionTableActions. Policy, when set, replaces this policy.
 	Actions []string
+	// Policy is the role's whole identity-based policy, for example one of ParsePolicy
+	// with dynamodb:LeadingKeys or dynamodb:Attributes conditions. Default: Actions on the
+	// table.
+	Policy *Policy
+	// ResourcePolicy is the table's resource-based policy (GatewayOptions.ResourcePolicy).
+	// Default: the policy of docs/iam.md's mode 2 with the usage account as principal
+	// (which delegates to that account's identity-based policies), allowing Actions on the
+	// table. A pointer to an empty Policy stands for a table without a resource policy.
+	ResourcePolicy *Policy
 	// ExternalID the role requires. Default: "dynamostore-example".
 	ExternalID string
 	// Region of the table. Default: us-east-1.
@@ -39,10 +49,23 @@ type CrossAccount struct {
 }
 
 // StartCrossAccount sets up the two accounts in front of the DynamoDB Local at endpoint, for an
-// existing table. Close stops the STS emulator and the gateway.
+// existing table. It returns a *PolicyError for a Policy or ResourcePolicy that fails
+// Validate, for a Policy statement with a Principal, and for a ResourcePolicy statement
+// without one. Close stops the STS emulator and the gateway.
 func StartCrossAccount(endpoint, table string, opts CrossAccountOptions) (*CrossAccount, error) {
 	if opts.Actions == nil {
 		opts.Actions = SessionTableActions
+	}
+	if opts.Policy != nil {
+		if err := opts.Policy.Validate(); err != nil {
+			return nil, err
+		}
+		for i, st := range opts.Policy.Statements {
+			if len(st.Principals) > 0 {
+				// IAM refuses an identity-based policy with a Principal.
+				return nil, &PolicyError{Statement: i, Message: "an identity-based policy's statement must not have a Principal"}
+			}
+		}
 	}
 	if opts.ExternalID == "" {
 		opts.ExternalID = "dynamostore-example"
@@ -59,13 +82,24 @@ func StartCrossAccount(endpoint, table string, opts CrossAccountOptions) (*Cross
 	}
 	x.STS.SetRegion(opts.Region)
 	x.App = x.STS.AddPrincipal(Principal{ARN: "arn:aws:iam::" + UsageAccount + ":role/dynamostore-app"})
+	policy := Policy{Actions: opts.Actions, Resources: []string{x.TableARN}}
+	if opts.Policy != nil {
+		policy = *opts.Policy
+	}
 	x.STS.AddRole(Role{
 		ARN:        x.RoleARN,
 		Trusted:    []string{x.App.ARN},
 		ExternalID: opts.ExternalID,
-		Policy:     Policy{Actions: opts.Actions, Resources: []string{x.TableARN}},
+		Policy:     policy,
 	})
-	gw, err := NewGateway(endpoint, x.STS, GatewayOptions{Region: opts.Region, Account: TableAccount})
+	resourcePolicy := opts.ResourcePolicy
+	if resourcePolicy == nil {
+		resourcePolicy = &Policy{Statements: []Statement{{
+			Sid: "UsageAccountThroughItsOwnPolicies", Effect: Allow, Principals: []string{UsageAccount},
+			Actions: opts.Actions, Resources: []string{x.TableARN},
+		}}}
+	}
+	gw, err := NewGateway(endpoint, x.STS, GatewayOptions{Region: opts.Region, Account: TableAccount, ResourcePolicy: resourcePolicy})
 	if err != nil {
 		x.STS.Close()
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dynamostore/dynamostore/internal/sigv4"
@@ -27,6 +28,14 @@ type GatewayOptions struct {
 	// Account owns the tables behind the gateway; table names in requests resolve to table
 	// ARNs in this account for the policy check. Default: TableAccount.
 	Account string
+	// ResourcePolicy is the resource-based policy of the tables behind the gateway (its
+	// statements' Resource elements say which tables), as put-resource-policy attaches one
+	// to a table; every statement must have a Principal. Nil means the tables have none.
+	// As AWS decides: an explicit Deny in it or in the caller's identity-based policy wins;
+	// a caller of the gateway's Account needs an Allow in either policy (a statement whose
+	// principal is the account itself delegates to the identity-based policy); a caller of
+	// another account needs an Allow in both.
+	ResourcePolicy *Policy
 }
 
 // GatewayStats counts what the gateway did.
@@ -38,25 +47,35 @@ type GatewayStats struct {
 // Gateway is a reverse proxy in front of DynamoDB Local that does what DynamoDB Local does
 // not: it verifies every request's SigV4 signature against the keys that the STS emulator
 // issued (or its principals' long-term keys), rejects expired, unknown, revoked and badly
-// signed credentials, and enforces the signer's DynamoDB policy, answering with DynamoDB's
-// own error shapes (ExpiredTokenException, UnrecognizedClientException,
-// InvalidSignatureException, AccessDeniedException, ...). Point a DynamoDB client at URL.
+// signed credentials, and evaluates the signer's identity-based policy and the tables'
+// resource-based policy with their conditions, computing the DynamoDB condition keys
+// (dynamodb:LeadingKeys, dynamodb:Attributes, dynamodb:Select, dynamodb:ReturnValues, ...)
+// from the request as AWS does. It answers with DynamoDB's own error shapes and messages
+// (ExpiredTokenException, UnrecognizedClientException, InvalidSignatureException,
+// AccessDeniedException, ...). Point a DynamoDB client at URL.
 type Gateway struct {
 	// URL is the gateway's endpoint.
 	URL string
 
-	server *httptest.Server
-	sts    *STS
-	proxy  *httputil.ReverseProxy
-	opts   GatewayOptions
+	server   *httptest.Server
+	sts      *STS
+	proxy    *httputil.ReverseProxy
+	upstream *url.URL
+	client   *http.Client // for the gateway's own DescribeTable calls
+	opts     GatewayOptions
 
 	forwarded atomic.Int64
 	mu        sync.Mutex
 	rejected  map[string]int64
+	schemas   map[string]keySchema // partition keys, by table name
+	// observe, when set (by tests, before the first request), sees each policy check's
+	// condition keys.
+	observe func(action, resource string, keys func(string) ([]string, keyState))
 }
 
 // NewGateway starts a gateway on a loopback port that forwards to upstream (DynamoDB Local's
-// endpoint) and trusts the credentials of sts. Close stops it.
+// endpoint) and trusts the credentials of sts. It returns an error for a bad upstream or a
+// resource policy that fails Validate or has a statement without Principal. Close stops it.
 func NewGateway(upstream string, sts *STS, opts GatewayOptions) (*Gateway, error) {
 	target, err := url.Parse(upstream)
 	if err != nil || target.Host == "" {
@@ -68,7 +87,13 @@ func NewGateway(upstream string, sts *STS, opts GatewayOptions) (*Gateway, error
 	if opts.Account == "" {
 		opts.Account = TableAccount
 	}
-	g := &Gateway{sts: sts, opts: opts, proxy: httputil.NewSingleHostReverseProxy(target), rejected: map[string]int64{}}
+	if opts.ResourcePolicy != nil {
+		if err := validateResourcePolicy(*opts.ResourcePolicy); err != nil {
+			return nil, err
+		}
+	}
+	g := &Gateway{sts: sts, opts: opts, proxy: httputil.NewSingleHostReverseProxy(target), upstream: target,
+		client: &http.Client{Timeout: 10 * time.Second}, rejected: map[string]int64{}, schemas: map[string]keySchema{}}
 	g.server = httptest.NewServer(g)
 	g.URL = g.server.URL
 	return g, nil
@@ -110,6 +135,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.reject(w, e)
 		return
 	}
+	g.forgetSchema(strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810."), body)
 	g.forwarded.Add(1)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
@@ -152,8 +178,66 @@ func (g *Gateway) authorize(r *http.Request, body []byte) *ddbError {
 		return e
 	}
 	for _, resource := range resources {
-		if !who.policy.Allows(action, resource) {
-			return &ddbError{"AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", who.arn, action, resource, action)}
+		keys := g.conditionKeys(r.Context(), who, auth.AccessKeyID, op, tableName(resource), body)
+		if g.observe != nil {
+			g.observe(action, resource, keys)
+		}
+		if e := g.decide(who, action, resource, keys); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// decide evaluates the caller's identity-based policy and the resource-based policy for one
+// resource, as AWS does (IAM User Guide, reference_policies_evaluation-logic and
+// reference_policies_evaluation-logic-cross-account), with AWS's denial messages.
+func (g *Gateway) decide(who caller, action, resource string, keys func(string) ([]string, keyState)) *ddbError {
+	r := &evalRequest{action: action, resource: resource, keys: keys,
+		who: principalInfo{arn: who.arn, account: arnAccount(who.arn), role: who.role}}
+	identity := who.policy.evaluate(r, false)
+	var res verdict
+	if g.opts.ResourcePolicy != nil {
+		res = g.opts.ResourcePolicy.evaluate(r, true)
+	}
+	denied := func(why string) *ddbError {
+		return &ddbError{"AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s %s", who.arn, action, resource, why)}
+	}
+	noAllow := func(kind string) *ddbError {
+		return denied(fmt.Sprintf("because no %s policy allows the %s action", kind, action))
+	}
+	switch {
+	case identity.deny:
+		return denied("with an explicit deny in an identity-based policy")
+	case res.deny:
+		return denied("with an explicit deny in a resource-based policy")
+	case r.who.account != g.opts.Account: // cross-account: both must allow
+		if !identity.allow {
+			return noAllow("identity-based")
+		}
+		if !res.allow && !res.allowAccount {
+			return noAllow("resource-based")
+		}
+	case !identity.allow && !res.allow:
+		// Within the account, a resource-based policy allows by itself, unless its principal
+		// is the account (which delegates to the identity-based policies).
+		return noAllow("identity-based")
+	}
+	return nil
+}
+
+// validateResourcePolicy checks a resource-based policy: valid, and a Principal in every
+// statement.
+func validateResourcePolicy(p Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if len(p.Actions) > 0 {
+		return &PolicyError{Statement: -1, Message: "a resource-based policy needs statements with a Principal, not the short form (Actions, Resources)"}
+	}
+	for i, st := range p.Statements {
+		if len(st.Principals) == 0 {
+			return &PolicyError{Statement: i, Message: "a resource-based policy's statement needs a Principal"}
 		}
 	}
 	return nil
@@ -173,7 +257,8 @@ func scopeError(a *sigv4.Authorization, region, service string) string {
 // resources returns the table ARNs a request acts on. The body is parsed as DynamoDB parses
 // it: valid UTF-8 JSON, one object, member names matched exactly (TableName, never tableName),
 // and no member named twice, so the check sees the very tables DynamoDB Local will act on.
-// Operations whose tables cannot be read from the body (PartiQL, ListTables) need "table/*".
+// Operations whose tables cannot be read from the body (PartiQL, ListTables) need "table/*";
+// a Query or Scan with IndexName acts on the index's ARN (TABLE-ARN/index/NAME).
 func (g *Gateway) resources(op string, body []byte) ([]string, *ddbError) {
 	if msg := checkJSON(body); msg != "" {
 		return nil, &ddbError{"SerializationException", msg}
@@ -237,6 +322,15 @@ func (g *Gateway) resources(op string, body []byte) ([]string, *ddbError) {
 			return nil, e
 		}
 		arns = append(arns, arn)
+	}
+	if raw, ok := req["IndexName"]; ok && (op == "Query" || op == "Scan") && string(raw) != "null" {
+		// A Query or Scan of an index acts on the index's ARN, which a policy on the table
+		// alone does not cover.
+		var index string
+		if err := json.Unmarshal(raw, &index); err != nil {
+			return nil, &ddbError{"SerializationException", "Unexpected value type in payload for indexName"}
+		}
+		arns[0] += "/index/" + index
 	}
 	return arns, nil
 }

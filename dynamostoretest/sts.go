@@ -31,33 +31,13 @@ type Principal struct {
 	ARN             string // arn:aws:iam::111122223333:user/app
 	AccessKeyID     string
 	SecretAccessKey string
-	// Policy is the principal's own DynamoDB permissions, used by the gateway when the
+	// Policy is the principal's identity-based policy, which the gateway evaluates when the
 	// principal signs DynamoDB requests itself (resource-based policy mode, no AssumeRole).
 	Policy Policy
 }
 
 // Account returns the account ID in the principal's ARN.
 func (p Principal) Account() string { return arnAccount(p.ARN) }
-
-// Policy allows DynamoDB actions on resources. It is a small subset of IAM: Allow only.
-type Policy struct {
-	Actions   []string // "dynamodb:GetItem", or "dynamodb:*"
-	Resources []string // table ARNs; "*" or a trailing "*" matches any suffix
-}
-
-// Allows reports whether the policy allows action on resource.
-func (p Policy) Allows(action, resource string) bool {
-	return matchAny(p.Actions, action) && matchAny(p.Resources, resource)
-}
-
-func matchAny(patterns []string, s string) bool {
-	for _, p := range patterns {
-		if p == s || p == "*" || (strings.HasSuffix(p, "*") && strings.HasPrefix(s, strings.TrimSuffix(p, "*"))) {
-			return true
-		}
-	}
-	return false
-}
 
 // Role is an IAM role that principals may assume.
 type Role struct {
@@ -69,7 +49,8 @@ type Role struct {
 	ExternalID string
 	// MaxSessionDuration caps DurationSeconds. Default: one hour.
 	MaxSessionDuration time.Duration
-	// Policy is what the role's credentials may do at the gateway.
+	// Policy is the role's identity-based (permission) policy, which the gateway evaluates
+	// for the role's credentials.
 	Policy Policy
 
 	id string // the unique ID AWS gives a role (AROA...)
@@ -266,6 +247,7 @@ type caller struct {
 	arn, secret string
 	policy      Policy
 	issued      *Issued
+	role        string // for temporary credentials, the ARN of their role
 }
 
 // lookup finds the signer of a request by access key ID.
@@ -277,7 +259,7 @@ func (s *STS) lookup(accessKeyID string) (caller, bool) {
 	}
 	if c, ok := s.issued[accessKeyID]; ok {
 		copied := *c
-		return caller{arn: c.AssumedRoleARN, secret: c.SecretAccessKey, policy: c.Role.Policy, issued: &copied}, true
+		return caller{arn: c.AssumedRoleARN, secret: c.SecretAccessKey, policy: c.Role.Policy, issued: &copied, role: c.Role.ARN}, true
 	}
 	return caller{}, false
 }

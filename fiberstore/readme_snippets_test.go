@@ -29,6 +29,7 @@ var snippetEnv = snippets.Env{
 	client           *dynamodb.Client
 	key              []byte
 	app              *fiber.App
+	store            *dynamostore.Store
 )
 `,
 }

@@ -13,6 +13,7 @@ package ginstore
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
@@ -35,17 +36,33 @@ type store struct {
 // until Options changes them.
 func New(s *dynamostore.Store) Store { return &store{Store: s} }
 
-// Options sets the cookie options of new sessions, as gin-contrib's stores do. Path and
-// Domain are taken as given (an empty Path sends no Path attribute, as gin's other stores
-// do); MaxAge, Secure, HttpOnly and SameSite left at their zero values keep the
-// dynamostore.Store's defaults (one day, Secure, HttpOnly, SameSite Lax), so setting a domain
-// does not weaken the cookie. To weaken one of them on purpose, use
-// dynamostore.WithInsecureCookie or dynamostore.WithCookieScriptAccess. MaxAge < 0 is taken as given: it deletes sessions on Save.
+// Options sets the cookie options of new sessions, as gin-contrib's stores do. Every field
+// left at its zero value keeps the dynamostore.Store's (no Domain, one day, Secure, HttpOnly,
+// SameSite Lax), so setting one does not weaken the cookie. An empty Path sends no Path
+// attribute, as gin's other stores do, except on a __Host- cookie, which must say Path=/: it
+// keeps the store's "/" there. To weaken one on
+// purpose, use dynamostore.WithInsecureCookie or dynamostore.WithCookieScriptAccess. MaxAge < 0
+// is taken as given: it deletes sessions on Save.
+//
+// The store's Domain and Path choose the cookie name's prefix (__Host- by default, see
+// dynamostore.Store.CookieName), so set them with dynamostore.WithCookie when you build it. A
+// Domain or Path given here that the prefix does not allow makes Save return an error matching
+// dynamostore.ErrCookiePolicy rather than send a cookie that browsers drop.
+//
+// So MaxAge 0, which in gin-contrib asks for a browser-session cookie, gives the store's MaxAge
+// here: ginstore cannot tell it from a MaxAge left unset. For a browser-session cookie, build
+// the dynamostore.Store with dynamostore.WithCookieMaxAge(0) (see the README).
 func (s *store) Options(o sessions.Options) {
 	def := s.Store.CookieOptions()
 	merged := gsessions.Options{
 		Path: o.Path, Domain: o.Domain, MaxAge: o.MaxAge, Secure: o.Secure || def.Secure,
 		HttpOnly: o.HttpOnly || def.HttpOnly, SameSite: o.SameSite, Partitioned: def.Partitioned,
+	}
+	if o.Path == "" && strings.HasPrefix(s.Store.CookieName("session"), "__Host-") {
+		merged.Path = def.Path
+	}
+	if o.Domain == "" {
+		merged.Domain = def.Domain
 	}
 	if o.MaxAge == 0 {
 		merged.MaxAge = def.MaxAge

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-contrib/sessions/tester"
 	"github.com/gin-gonic/gin"
+	gsessions "github.com/gorilla/sessions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -21,12 +22,20 @@ import (
 
 var hashKey = []byte("0123456789abcdef0123456789abcdef")
 
-func newStore(t *testing.T) sessions.Store {
+func newStore(t *testing.T) sessions.Store { return newStoreWith(t) }
+
+func newStoreWith(t *testing.T, opts ...dynamostore.Option) sessions.Store {
 	t.Helper()
 	client := dynamostoretest.Client(t)
-	s, err := dynamostore.New(client, dynamostore.WithTableName(dynamostoretest.NewTable(t, client)), dynamostore.WithKeyPairs(hashKey))
+	s, err := dynamostore.New(client, append([]dynamostore.Option{dynamostore.WithTableName(dynamostoretest.NewTable(t, client)), dynamostore.WithKeyPairs(hashKey)}, opts...)...)
 	require.NoError(t, err)
 	return ginstore.New(s)
+}
+
+// newPlainHTTPStore is a store for plain HTTP: its cookie has no prefix, so gin-contrib's
+// per-session options may set any Domain and Path, and drop Secure, as its suite does.
+func newPlainHTTPStore(t *testing.T) sessions.Store {
+	return newStoreWith(t, dynamostore.WithInsecureCookie())
 }
 
 // gin-contrib/sessions' own conformance suite, on DynamoDB Local.
@@ -36,15 +45,17 @@ func TestGinContribSuite(t *testing.T) {
 	t.Run("DeleteKey", func(t *testing.T) { tester.DeleteKey(t, newStore) })
 	t.Run("Flashes", func(t *testing.T) { tester.Flashes(t, newStore) })
 	t.Run("Clear", func(t *testing.T) { tester.Clear(t, newStore) })
-	t.Run("Options", func(t *testing.T) { tester.Options(t, newStore) })
+	// The suite's Options test sets a Domain and, per session, a Path without Secure: a
+	// prefixed cookie must refuse both (TestOptionsThatBreakThePrefixAreRefused).
+	t.Run("Options", func(t *testing.T) { tester.Options(t, newPlainHTTPStore) })
 	t.Run("Many", func(t *testing.T) { tester.Many(t, newStore) })
 }
 
 // Options keeps the store's protections that gin's options leave at their zero values.
 func TestOptionsKeepTheStoreDefaults(t *testing.T) {
 	gin.SetMode(gin.TestMode)
-	store := newStore(t)
-	store.Options(sessions.Options{Domain: "example.com", MaxAge: 600})
+	store := newStoreWith(t, dynamostore.WithCookie(func(c *gsessions.Options) { c.Domain = "example.com" }))
+	store.Options(sessions.Options{MaxAge: 600})
 	r := gin.New()
 	r.Use(sessions.Sessions("s", store))
 	r.GET("/", func(c *gin.Context) {
@@ -56,11 +67,54 @@ func TestOptionsKeepTheStoreDefaults(t *testing.T) {
 	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	c := rec.Result().Cookies()
 	require.Len(t, c, 1)
+	assert.Equal(t, "__Secure-s", c[0].Name, "a Domain allows __Secure-, not __Host-")
 	assert.Equal(t, "example.com", c[0].Domain)
 	assert.Equal(t, 600, c[0].MaxAge)
 	assert.True(t, c[0].Secure, "Secure kept")
 	assert.True(t, c[0].HttpOnly, "HttpOnly kept")
 	assert.Equal(t, http.SameSiteLaxMode, c[0].SameSite, "SameSite kept")
+}
+
+// gin's Options with an empty Path keep the store's "/", so the default __Host- cookie works
+// for the gin migrant who sets only MaxAge; a Domain the __Host- prefix cannot have is an
+// error from Save, never a cookie that browsers drop.
+func TestOptionsThatBreakThePrefixAreRefused(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	for name, tc := range map[string]struct {
+		opts    sessions.Options
+		refused bool
+	}{
+		"only MaxAge":   {sessions.Options{MaxAge: 600}, false},
+		"SameSite only": {sessions.Options{SameSite: http.SameSiteStrictMode}, false},
+		"a Domain":      {sessions.Options{Domain: "example.com"}, true},
+		"a Path":        {sessions.Options{Path: "/app"}, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := newStore(t)
+			store.Options(tc.opts)
+			r := gin.New()
+			r.Use(sessions.Sessions("s", store))
+			var saveErr error
+			r.GET("/", func(c *gin.Context) {
+				s := sessions.Default(c)
+				s.Set("k", "v")
+				saveErr = s.Save()
+			})
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			if tc.refused {
+				require.ErrorIs(t, saveErr, dynamostore.ErrCookiePolicy)
+				assert.Empty(t, rec.Result().Cookies())
+				return
+			}
+			require.NoError(t, saveErr)
+			c := rec.Result().Cookies()
+			require.Len(t, c, 1)
+			assert.Equal(t, "__Host-s", c[0].Name)
+			assert.Equal(t, "/", c[0].Path)
+			assert.True(t, c[0].Secure)
+		})
+	}
 }
 
 // Login from a gin handler: a new session ID, bound to the user and listed; Regenerate too.

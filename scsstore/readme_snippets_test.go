@@ -26,6 +26,7 @@ func TestReadmeSnippetsCompile(t *testing.T) {
 	tableARN, roleARN string
 	hashKey, blockKey []byte
 handler http.HandlerFunc
+	store             *dynamostore.Store
 )
 `,
 	}

@@ -68,6 +68,7 @@ func main() {
 		addr:               "127.0.0.1:" + exampleserver.EnvOr(os.Getenv, "PORT", "3001"),
 		dataDir:            exampleserver.EnvOr(os.Getenv, "DATA_DIR", filepath.Join(".data", "cross-account")),
 		credentialLifetime: *lifetime,
+		secureCookies:      os.Getenv("HTTPS") == "1",
 		logger:             logger,
 		env:                os.Getenv,
 		ready: func(url string) {
@@ -114,6 +115,9 @@ func run(ctx context.Context, cfg settings) error {
 	a.creds.KeepWarm(ctx)
 
 	cfg.logger.Info("serving", "mode", a.mode, "table", a.table)
+	if cfg.secureCookies { // HTTPS=1: a self-signed certificate, and the __Host- cookie
+		return exampleserver.ServeHTTPS(ctx, cfg.addr, a.routes(), cfg.ready)
+	}
 	return exampleserver.Serve(ctx, cfg.addr, a.routes(), cfg.ready)
 }
 

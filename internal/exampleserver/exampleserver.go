@@ -4,10 +4,16 @@ package exampleserver
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -19,15 +25,33 @@ import (
 // Serve listens on addr, calls ready with the server's URL, and serves handler until ctx ends;
 // then it shuts down gracefully.
 func Serve(ctx context.Context, addr string, handler http.Handler, ready func(url string)) error {
+	return serve(ctx, addr, handler, nil, ready)
+}
+
+// ServeHTTPS is Serve over HTTPS with a self-signed certificate for 127.0.0.1 and localhost,
+// made at start-up: enough for a browser told to accept it (make e2e), never for production.
+func ServeHTTPS(ctx context.Context, addr string, handler http.Handler, ready func(url string)) error {
+	cert, err := selfSigned()
+	if err != nil {
+		return err
+	}
+	return serve(ctx, addr, handler, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, ready)
+}
+
+func serve(ctx context.Context, addr string, handler http.Handler, tlsConfig *tls.Config, ready func(url string)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
-		ready("http://" + ln.Addr().String() + "/")
+		ready(scheme + "://" + ln.Addr().String() + "/")
 	}
 	select {
 	case err := <-errc:
@@ -40,6 +64,30 @@ func Serve(ctx context.Context, addr string, handler http.Handler, ready func(ur
 		return err
 	}
 	return nil
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and localhost that lasts a day.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()),
+		Subject:      pkix.Name{CommonName: "dynamostore example"},
+		NotBefore:    now.Add(-time.Minute),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:     []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // HashKey decodes hexKey when it is set; otherwise it reads the key kept in path, or creates
