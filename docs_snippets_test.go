@@ -41,6 +41,7 @@ func TestDocSnippetsCompile(t *testing.T) {
 	base    aws.Config
 	externalID string
 	ddb        *dynamodb.Client
+	t          *testing.T
 )
 `,
 		Skip: []string{"id       S", "docker run", "npm install", "point                          |"},

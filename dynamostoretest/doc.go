@@ -82,7 +82,11 @@ policy variable, NotPrincipal) is refused rather than approximated:
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := dynamostoretest.StartCrossAccount(endpoint, "sessions",
+	x, err := dynamostoretest.StartCrossAccount(dynamostoretest.Endpoint(t), "sessions",
 		dynamostoretest.CrossAccountOptions{Policy: &policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
 */
 package dynamostoretest
