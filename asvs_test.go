@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -182,8 +181,9 @@ func TestPrefixedCookieThatBreaksItsRulesIsRefused(t *testing.T) {
 }
 
 // Switching a deployment from an unprefixed cookie to __Host- logs nobody out: the old
-// cookie is still read, the first Save sets the prefixed one with the same session and
-// expires the old one, and the browser carries on with the prefixed cookie alone.
+// cookie is still read, the first Save sets the prefixed one and expires the old one, and the
+// browser carries on with the prefixed cookie alone. The session moves to a new ID as it
+// switches, so that the old value, which a sibling subdomain could plant, opens nothing after.
 func TestSwitchingToThePrefixedCookieLogsNobodyOut(t *testing.T) {
 	f := newFixture(t)
 	before := f.newStore(dynamostore.WithInsecureCookie()) // the same keys, no prefix: the old deployment's cookie
@@ -191,10 +191,7 @@ func TestSwitchingToThePrefixedCookieLogsNobodyOut(t *testing.T) {
 	_, err := b.visit(t, before, func(s *sessions.Session) bool { s.Values["user"] = "ada"; return true })
 	require.NoError(t, err)
 	require.Contains(t, b.cookies, cookieName)
-	ids := map[string]bool{}
-	for _, it := range f.items() {
-		ids[it["id"].(*types.AttributeValueMemberS).Value] = true
-	}
+	oldCookie := b.cookies[cookieName]
 
 	// The new deployment reads the old cookie, with the same session behind it.
 	r := b.request(context.Background())
@@ -203,7 +200,7 @@ func TestSwitchingToThePrefixedCookieLogsNobodyOut(t *testing.T) {
 	require.False(t, s.IsNew, "the unprefixed cookie is still read")
 	assert.Equal(t, "ada", s.Values["user"])
 	rec := httptest.NewRecorder()
-	require.NoError(t, f.store.Save(r, rec, s))
+	require.NoError(t, f.store.Save(r, rec, s)) // unchanged: a page view
 	got := map[string]*http.Cookie{}
 	for _, c := range rec.Result().Cookies() {
 		got[c.Name] = c
@@ -214,14 +211,18 @@ func TestSwitchingToThePrefixedCookieLogsNobodyOut(t *testing.T) {
 	b.receive(rec)
 	assert.NotContains(t, b.cookies, cookieName)
 
-	// Reloads carry the prefixed cookie only, and the session is the same one.
+	// Reloads carry the prefixed cookie only, and the session goes on.
 	loaded, err := b.load(t, f.store)
 	require.NoError(t, err)
 	assert.False(t, loaded.IsNew)
 	assert.Equal(t, "ada", loaded.Values["user"])
-	for _, it := range f.items() {
-		assert.True(t, ids[it["id"].(*types.AttributeValueMemberS).Value], "no new item: the session kept its ID")
-	}
+
+	// The old value opens nothing any more, wherever it is planted.
+	planted := newBrowser()
+	planted.cookies[cookieName] = oldCookie
+	s, err = planted.load(t, f.store)
+	require.NoError(t, err)
+	assert.True(t, s.IsNew, "the old cookie's session moved to a new ID")
 
 	// A value signed for the old name is no good under the new one (the signature covers the
 	// name), so the prefix's protection cannot be had by renaming an old cookie.

@@ -55,8 +55,8 @@ func namePrefix(name string) string {
 // already has a prefix. The session keeps its name in Go code: Get(r, "session") reads and
 // writes the cookie "__Host-session".
 func (s *Store) CookieName(name string) string {
-	if namePrefix(name) != "" {
-		return name
+	if p := namePrefix(name); p != "" {
+		return p + name[len(p):] // spelled exactly, for browsers that match it case-sensitively
 	}
 	return s.prefix + name
 }
@@ -75,9 +75,14 @@ func (s *Store) legacyCookieName(name string) string {
 // than send a cookie that the browser drops.
 func (s *Store) checkCookie(sess *sessions.Session) error {
 	name := s.CookieName(sess.Name())
-	opts := s.opts.Cookie
-	if sess.Options != nil {
-		opts = *sess.Options
+	opts := sess.Options
+	// A session's own Options, such as a gorilla migrant's whole struct, cannot drop a
+	// protection that only a named option may drop: the store's is restored.
+	if !opts.HttpOnly && !s.opts.cookieScriptAccess {
+		opts.HttpOnly = true
+	}
+	if opts.SameSite != http.SameSiteLaxMode && opts.SameSite != http.SameSiteStrictMode && opts.SameSite != http.SameSiteNoneMode {
+		opts.SameSite = s.opts.Cookie.SameSite
 	}
 	var problems []string
 	switch namePrefix(name) {
@@ -95,6 +100,12 @@ func (s *Store) checkCookie(sess *sessions.Session) error {
 		if !opts.Secure {
 			problems = append(problems, "it is not Secure")
 		}
+	}
+	if opts.SameSite == http.SameSiteNoneMode && !opts.Secure {
+		problems = append(problems, "it is SameSite=None without Secure")
+	}
+	if opts.Partitioned && !opts.Secure {
+		problems = append(problems, "it is Partitioned without Secure")
 	}
 	if len(problems) > 0 {
 		fix := "use an unprefixed session name and let the store choose the prefix from WithCookie"
@@ -189,11 +200,15 @@ func (o *Options) cookieProblems() []error {
 		bad("Cookie.MaxAge %d is negative: every Save would delete the session; use 0 for a browser-session cookie", c.MaxAge)
 	}
 	if c.Partitioned && !c.Secure {
-		bad("Cookie.Partitioned requires Cookie.Secure (browsers reject it otherwise)")
+		bad("Cookie.Partitioned requires Cookie.Secure (browsers reject it otherwise): set c.Partitioned = false in WithCookie, or keep Secure")
 	}
-	probe := http.Cookie{Name: "session", Path: c.Path, Domain: c.Domain, Secure: true}
-	if err := probe.Valid(); err != nil && strings.HasPrefix(c.Path, "/") {
-		bad("Cookie attributes are not valid in a Set-Cookie header: %v", err)
+	if err := (&http.Cookie{Name: "session", Domain: c.Domain}).Valid(); err != nil {
+		bad("Cookie.Domain %q is not a domain a Set-Cookie header can carry (%v): set c.Domain to a bare host name such as \"example.com\" (no scheme, port or path), or to \"\" for this host alone, in WithCookie", c.Domain, err)
+	}
+	if strings.HasPrefix(c.Path, "/") {
+		if err := (&http.Cookie{Name: "session", Path: c.Path}).Valid(); err != nil {
+			bad("Cookie.Path %q cannot be sent in a Set-Cookie header (%v): set c.Path to an absolute path without ';' or control characters, such as \"/\", in WithCookie", c.Path, err)
+		}
 	}
 	return errs
 }

@@ -50,7 +50,9 @@ func TestEveryCookieErrorsAdviceFixesIt(t *testing.T) {
 		{`c.Path = "/"`, dynamostore.WithCookie(func(c *sessions.Options) { c.Path = "/" })},
 		{"use 0 for a browser-session cookie", dynamostore.WithCookieMaxAge(0)},
 		{"use http.SameSiteLaxMode, or keep Secure", dynamostore.WithCookie(func(c *sessions.Options) { c.SameSite = http.SameSiteLaxMode })},
-		{"Cookie.Partitioned requires Cookie.Secure", dynamostore.WithCookie(func(c *sessions.Options) { c.Partitioned = false })},
+		{"set c.Partitioned = false", dynamostore.WithCookie(func(c *sessions.Options) { c.Partitioned = false })},
+		{`or to "" for this host alone`, dynamostore.WithCookie(func(c *sessions.Options) { c.Domain = "" })},
+		{"set c.Path to an absolute path without", dynamostore.WithCookie(func(c *sessions.Options) { c.Path = "/" })},
 	}
 	for name, edit := range map[string]func(*sessions.Options){
 		"a gorilla migrant's struct":         func(c *sessions.Options) { *c = sessions.Options{Path: "/", HttpOnly: true} },
@@ -64,6 +66,9 @@ func TestEveryCookieErrorsAdviceFixesIt(t *testing.T) {
 		"a relative path":                    func(c *sessions.Options) { c.Path = "app" },
 		"Partitioned without Secure":         func(c *sessions.Options) { c.Partitioned, c.Secure = true, false },
 		"everything wrong at once":           func(c *sessions.Options) { *c = sessions.Options{MaxAge: -5, Partitioned: true} },
+		"a Domain with a port":               func(c *sessions.Options) { c.Domain = "example.com:8443" },
+		"a Domain with a scheme":             func(c *sessions.Options) { c.Domain = "https://example.com" },
+		"a Path with a semicolon":            func(c *sessions.Options) { c.Path = "/a;b" },
 		"a Domain and a Path (valid as is)":  func(c *sessions.Options) { c.Domain, c.Path = "example.com", "/app" },
 		"Strict and browser-session (valid)": func(c *sessions.Options) { c.SameSite, c.MaxAge = http.SameSiteStrictMode, 0 },
 	} {
@@ -113,7 +118,8 @@ func TestCookieNamePrefixIsSpelledAsBrowsersRequire(t *testing.T) {
 		"session":         "__Host-session",
 		"Host__session":   "__Host-Host__session",
 		"__Host-session":  "__Host-session",
-		"__host-session":  "__host-session",
+		"__host-session":  "__Host-session",
+		"__SECURE-sess":   "__Secure-sess",
 		"__Secure-sess":   "__Secure-sess",
 		"_Host-session":   "__Host-_Host-session",
 		"__Host_session":  "__Host-__Host_session",

@@ -43,8 +43,9 @@ var (
 
 	// ErrCookiePolicy means Save, Regenerate or Login refused to send a cookie that a browser
 	// would drop or that breaks its name's prefix: a __Host- cookie that is not Secure, has a
-	// Domain or a Path other than "/", a __Secure- cookie that is not Secure, an invalid name,
-	// or a name and value over 4096 bytes. Nothing was written and no cookie was set.
+	// Domain or a Path other than "/", a __Secure- cookie that is not Secure, SameSite=None or
+	// Partitioned without Secure, an invalid name, or a name and value over 4096 bytes.
+	// Nothing was written and no cookie was set.
 	ErrCookiePolicy = errors.New("dynamostore: cookie refused")
 )
 

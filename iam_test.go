@@ -66,8 +66,9 @@ func TestWholeStoreUnderTheTightestPolicy(t *testing.T) {
 	ca, client, err := x.Connect()
 	require.NoError(t, err)
 	t.Cleanup(func() { ca.Credentials.Close() })
+	clk := newClock() // Logins a second apart, so that the cap's "oldest" is one session
 	opts := []dynamostore.Option{dynamostore.WithTableName(ca.Table.String()), dynamostore.WithKeyPairs(hashKey1),
-		dynamostore.WithMaxSessionsPerUser(2), dynamostore.WithOptimisticLocking(true)}
+		dynamostore.WithMaxSessionsPerUser(2), dynamostore.WithOptimisticLocking(true), dynamostore.WithClock(clk.Now)}
 	store, err := dynamostore.New(client, opts...)
 	require.NoError(t, err)
 
@@ -92,7 +93,9 @@ func TestWholeStoreUnderTheTightestPolicy(t *testing.T) {
 	// Users' sessions: three Logins with a cap of two, the listing, and both revocations.
 	first, second, third := newBrowser(), newBrowser(), newBrowser()
 	first.login(t, store, "ada")
+	clk.Advance(time.Second)
 	h2 := second.login(t, store, "ada")
+	clk.Advance(time.Second)
 	h3 := third.login(t, store, "ada")
 	infos, err := store.UserSessions(ctx, "ada")
 	require.NoError(t, err)

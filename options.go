@@ -299,7 +299,7 @@ func (o *Options) validate() error {
 		bad("PartitionKey %q must have 1 to %d characters", o.PartitionKey, attributeNameLength)
 	}
 	switch o.PartitionKey {
-	case attrData, attrExpires, attrWritten, attrVersion, attrSessions, attrDeleted:
+	case attrData, attrExpires, attrWritten, attrVersion, attrMoved, attrSessions, attrDeleted:
 		bad("PartitionKey %q collides with an attribute the store writes", o.PartitionKey)
 	}
 	if len(o.KeyPrefix) > 512 {

@@ -235,11 +235,15 @@ func (s *Store) loadInto(r *http.Request, sess *sessions.Session) (outcome strin
 // no item has that key. A loaded session is updated only while its item exists and has not
 // expired, so a session deleted by a concurrent logout is not brought back (ErrSessionGone);
 // with optimistic locking, a stale copy is not written either (ErrConflict).
-// Options.MaxAge < 0 deletes the session like Delete.
+// Options.MaxAge < 0 deletes the session like Delete. A session read from the unprefixed
+// cookie of an earlier version moves to a new ID as it gets the prefixed one (see
+// Store.CookieName). The session's own Options cannot drop HttpOnly (without
+// WithCookieScriptAccess) or leave SameSite unset: the store's are restored.
 //
 // Errors: *SizeError (ErrTooLarge) for a session over the limit, *CodecError for values the
 // codec cannot encode, ErrLoadFailed for a session whose load failed, *OpError for DynamoDB
-// failures. On any error the stored session is unchanged and no cookie is set.
+// failures, ErrCookiePolicy for a cookie that browsers would drop. On any error the stored
+// session is unchanged and no cookie is set.
 func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
 	if sess.Options != nil && sess.Options.MaxAge < 0 {
 		return s.Delete(r, w, sess)
@@ -313,7 +317,10 @@ func (s *Store) save(ctx context.Context, w http.ResponseWriter, sess *sessions.
 	if err != nil {
 		return false, err
 	}
-	if !st.current(sess.ID) {
+	if !st.current(sess.ID) || st.legacyCookie {
+		// A session read from an unprefixed cookie moves to a new ID as it gets the prefixed
+		// one, so that the old value, which a sibling subdomain could plant in a victim's
+		// browser, opens nothing from then on.
 		return s.writeNew(ctx, w, sess, st, next)
 	}
 	touch := s.touchInterval(s.lifetime(sess.Options))

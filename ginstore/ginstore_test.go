@@ -32,10 +32,11 @@ func newStoreWith(t *testing.T, opts ...dynamostore.Option) sessions.Store {
 	return ginstore.New(s)
 }
 
-// newPlainHTTPStore is a store for plain HTTP: its cookie has no prefix, so gin-contrib's
-// per-session options may set any Domain and Path, and drop Secure, as its suite does.
+// newPlainHTTPStore is a store for plain HTTP whose cookie scripts may read: its cookie has
+// no prefix, so gin-contrib's per-session options may set any Domain and Path and drop Secure
+// and HttpOnly, as its suite does (without WithCookieScriptAccess, Save restores HttpOnly).
 func newPlainHTTPStore(t *testing.T) sessions.Store {
-	return newStoreWith(t, dynamostore.WithInsecureCookie())
+	return newStoreWith(t, dynamostore.WithInsecureCookie(), dynamostore.WithCookieScriptAccess())
 }
 
 // gin-contrib/sessions' own conformance suite, on DynamoDB Local.
