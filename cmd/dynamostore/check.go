@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/dynamostore/dynamostore"
-	"github.com/dynamostore/dynamostore/credcache"
 )
 
 // callTimeout bounds each AWS call of check, the SDK's retries included.
@@ -29,24 +27,50 @@ const callTimeout = 20 * time.Second
 // ttlAttribute is the attribute where the store keeps each item's expiry, in epoch seconds.
 const ttlAttribute = "expires"
 
-// probeMarker is in the key of every probe item, after the key prefix.
-const probeMarker = "dynamostore-check#"
+// defaultKeyPrefix is the store's default key prefix (WithKeyPrefix).
+const defaultKeyPrefix = "session#"
 
 // checkOptions are check's flags.
 type checkOptions struct {
 	tableARN, roleARN, externalID, region string
 	keyPrefix, partitionKey               string
+	// keyPrefixSet is true when -key-prefix was given.
+	keyPrefixSet bool
 }
+
+// noRole reports whether check runs without a role: the usage account's own credentials
+// sign, and the table's resource-based policy must admit them (docs/iam.md, mode 2).
+func (o *checkOptions) noRole() bool { return o.roleARN == "" }
 
 // checker runs check's steps in order and reports them.
 type checker struct {
 	o      checkOptions
 	r      *reporter
 	table  dynamostore.TableARN
-	client *dynamodb.Client
+	client *dynamodb.Client // for DescribeTable, DescribeTimeToLive and the cleanup
+	ca     *dynamostore.CrossAccount
 	stderr io.Writer // the SDK's own warnings
-	// stopped names the step after which check stopped, because the steps after it need it.
-	stopped string
+	// stopped names the step after which check stopped, because the steps after it need it
+	// or, when interrupted is set, because check was interrupted.
+	stopped     string
+	interrupted bool
+}
+
+// subject names who makes the table's calls, for the step lines: "the role", or the caller
+// itself without a role.
+func (c *checker) subject() string {
+	if c.o.noRole() {
+		return "the usage account's credentials"
+	}
+	return "the role"
+}
+
+// grantWhere says where an action is granted, for the SKIP lines.
+func (c *checker) grantWhere() string {
+	if c.o.noRole() {
+		return "to your identity policy and to the table's resource-based policy"
+	}
+	return "to the role's permission policy"
 }
 
 // runCheck parses check's flags, runs the steps and prints the summary. It returns exitOK
@@ -56,20 +80,29 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	var o checkOptions
 	fs.StringVar(&o.tableARN, "table-arn", "", "the session table's `ARN`, arn:aws:dynamodb:REGION:ACCOUNT:table/NAME (default: TABLE_ARN)")
-	fs.StringVar(&o.roleARN, "role-arn", "", "the `ARN` of the role to assume in the table account (default: TABLE_ROLE_ARN)")
+	fs.StringVar(&o.roleARN, "role-arn", "", "the `ARN` of the role to assume in the table account (default: TABLE_ROLE_ARN; "+
+		"without one, the usage account's credentials call the table themselves, through its resource-based policy)")
 	fs.StringVar(&o.externalID, "external-id", "", "the `ExternalId` the role's trust policy requires (default: EXTERNAL_ID)")
 	fs.StringVar(&o.region, "region", "", "the usage account's `region`, where STS is called (default: AWS_REGION, else the table's region)")
-	fs.StringVar(&o.keyPrefix, "key-prefix", "", "a `prefix` for the probe item's key, such as session#, when the role's policy limits dynamodb:LeadingKeys")
+	fs.StringVar(&o.keyPrefix, "key-prefix", defaultKeyPrefix, "the store's key `prefix`, as set with WithKeyPrefix: check's items go under it, "+
+		"as the application's do (what a dynamodb:LeadingKeys condition must admit)")
 	fs.StringVar(&o.partitionKey, "partition-key", "id", "the table's hash key `attribute`, as set with WithPartitionKey")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: dynamostore check -table-arn ARN -role-arn ARN [-external-id ID] [-region R]
+		fmt.Fprint(stderr, `usage: dynamostore check -table-arn ARN [-role-arn ARN [-external-id ID]] [-key-prefix P] [-region R]
 
 Checks a table in another account the way the store uses it: it assumes the role with the
 usage account's credentials (the standard AWS chain: environment, AWS_PROFILE, instance or
-task role), describes the table and its TTL, and writes, reads, updates and deletes a probe
-item with a key like dynamostore-check#<random hex> (deleted at the end, and given a TTL of
-an hour in case the delete fails). It prints PASS, SKIP or FAIL per step, with the fix for
-each failure, and exits with status 0 only if no step failed.
+task role), or without -role-arn uses those credentials directly (a resource-based policy on
+the table), describes the table and its TTL, and then runs a real store (with random keys of
+its own) through every call the application's store makes: a new session's Save, a reload,
+a changed Save, Regenerate, Login of a probe user from three browsers, UserSessions,
+RevokeSession, RevokeUserSessions, the KV view's Set, Get and Remove, and Delete. So it
+fails exactly where the store would, whatever conditions the policies have, and each FAIL
+names the call that was refused, as the store sent it, and the policy change that lets it
+through. Everything it writes expires within an hour and is deleted at the end (the
+tombstones of moved sessions and the probe user's item, which the store leaves for TTL, by
+a last cleanup step); if a delete is refused, check lists the items that remain. It prints
+PASS, SKIP or FAIL per step and exits with status 0 only if no step failed.
 
 `)
 		fs.PrintDefaults()
@@ -96,17 +129,18 @@ each failure, and exits with status 0 only if no step failed.
 			*v.value = os.Getenv(v.env)
 		}
 	}
-	var missing []string
+	o.keyPrefixSet = set["key-prefix"]
 	if o.tableARN == "" {
-		missing = append(missing, "-table-arn (or TABLE_ARN)")
-	}
-	if o.roleARN == "" {
-		missing = append(missing, "-role-arn (or TABLE_ROLE_ARN)")
-	}
-	if len(missing) > 0 {
-		fmt.Fprintf(stderr, "dynamostore: check needs %s\n\n", strings.Join(missing, " and "))
+		fmt.Fprint(stderr, "dynamostore: check needs -table-arn (or TABLE_ARN)\n\n")
 		fs.Usage()
 		return exitUsage
+	}
+	if o.roleARN == "" && set["external-id"] {
+		fmt.Fprintln(stderr, "dynamostore: -external-id goes with -role-arn: without a role there is no trust policy to pass it to")
+		return exitUsage
+	}
+	if o.roleARN == "" {
+		o.externalID = "" // EXTERNAL_ID without TABLE_ROLE_ARN: nothing uses it
 	}
 	if o.partitionKey == "" {
 		fmt.Fprintln(stderr, "dynamostore: -partition-key must not be empty")
@@ -118,12 +152,19 @@ each failure, and exits with status 0 only if no step failed.
 	r := c.r
 	steps := r.passed + r.skipped + r.failed
 	if r.failed == 0 {
-		fmt.Fprintf(stdout, "OK: %d of %d steps passed, %d skipped: the store can use table %s through role %s\n",
-			r.passed, steps, r.skipped, c.table, o.roleARN)
+		how := "through role " + o.roleARN
+		if o.noRole() {
+			how = "with no role: the table's resource-based policy and your identity policy must both allow each of its calls, and they did"
+		}
+		fmt.Fprintf(stdout, "OK: %d of %d steps passed, %d skipped: the store can use table %s %s\n",
+			r.passed, steps, r.skipped, c.table, how)
 		return exitOK
 	}
 	stopped := ""
-	if c.stopped != "" {
+	switch {
+	case c.interrupted:
+		stopped = fmt.Sprintf("; interrupted during %s", c.stopped)
+	case c.stopped != "":
 		stopped = fmt.Sprintf("; stopped after %s, which the later steps need", c.stopped)
 	}
 	fmt.Fprintf(stdout, "FAILED: %d of %d steps failed, %d passed, %d skipped%s: fix the FAIL lines above and run check again\n",
@@ -142,12 +183,13 @@ func (c *checker) run(ctx context.Context) {
 		c.stopped = "credentials"
 		return
 	}
-	ca, ok := c.assumeRole(ctx, base)
+	ca, ok := c.connect(ctx, base)
 	if !ok {
 		c.stopped = "assume-role"
 		return
 	}
-	defer ca.Credentials.Close()
+	defer ca.Credentials.Close() // nil without a role: Close does nothing
+	c.ca = ca
 	c.client = ca.DynamoDB()
 	if step, ok := c.describeTable(ctx); !ok {
 		c.stopped = step
@@ -155,6 +197,20 @@ func (c *checker) run(ctx context.Context) {
 	}
 	c.checkTTL(ctx)
 	c.probe(ctx)
+}
+
+// connect builds the set-up the application builds: with a role, it assumes it (a step);
+// without one, the usage account's credentials sign (what NewCrossAccount does with "").
+func (c *checker) connect(ctx context.Context, base aws.Config) (*dynamostore.CrossAccount, bool) {
+	if !c.o.noRole() {
+		return c.assumeRole(ctx, base)
+	}
+	ca, err := dynamostore.NewCrossAccount(base, c.o.tableARN, "")
+	if err != nil { // the table ARN was checked: this is unexpected
+		c.r.fail("table-arn", err.Error(), tableARNFix)
+		return nil, false
+	}
+	return ca, true
 }
 
 // parseARNs checks both ARNs, reporting a step for each.
@@ -167,6 +223,9 @@ func (c *checker) parseARNs() bool {
 	} else {
 		c.table = table
 		c.r.pass("table-arn", fmt.Sprintf("table %s in account %s, region %s", table.Table, table.Account, table.Region))
+	}
+	if c.o.noRole() {
+		return ok // no role-arn step: the summary says that no role is used
 	}
 	if what, fix := roleARNProblem(c.o.roleARN); what != "" {
 		ok = false
@@ -269,7 +328,12 @@ func (c *checker) loadCredentials(ctx context.Context) (aws.Config, bool) {
 	if source == "" {
 		source = "the default chain"
 	}
-	c.r.pass("credentials", "the usage account's credentials come from "+source)
+	detail := "the usage account's credentials come from " + source
+	if c.o.noRole() {
+		detail += "; with no role (-role-arn and TABLE_ROLE_ARN unset) they call the table themselves, " +
+			"so the table's resource-based policy and your identity policy must both allow each call (docs/iam.md, mode 2)"
+	}
+	c.r.pass("credentials", detail)
 	return cfg, true
 }
 
@@ -437,9 +501,9 @@ func (c *checker) describeTable(ctx context.Context) (string, bool) {
 			c.failNoTable("table", msg)
 			return "table", false
 		case "AccessDeniedException":
-			c.r.skip("table", "the role may not call dynamodb:DescribeTable, so check cannot see the table's key schema "+
-				"(the store does not need this action; the probe item below still tests the table)",
-				fmt.Sprintf("add dynamodb:DescribeTable on %s to the role's permission policy to let check verify the key (CROSS-ACCOUNT.md's policy has it)", c.table))
+			c.r.skip("table", c.subject()+" may not call dynamodb:DescribeTable, so check cannot see the table's key schema "+
+				"(the store does not need this action; the store's calls below still test the table)",
+				fmt.Sprintf("add dynamodb:DescribeTable on %s %s to let check verify the key (CROSS-ACCOUNT.md's policy has it)", c.table, c.grantWhere()))
 			return "", true
 		}
 		c.r.fail("table", "DescribeTable failed: "+describe(err), "correct what DynamoDB names, then run check again")
@@ -532,11 +596,11 @@ func (c *checker) checkTTL(ctx context.Context) {
 	out, err := c.client.DescribeTimeToLive(callCtx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(c.table.String())})
 	if err != nil {
 		if code, _ := apiError(err); code == "AccessDeniedException" {
-			c.r.skip(step, "the role may not call dynamodb:DescribeTimeToLive, so check cannot see whether TTL is on expires. "+
+			c.r.skip(step, c.subject()+" may not call dynamodb:DescribeTimeToLive, so check cannot see whether TTL is on expires. "+
 				"The store does not need this action: it refuses expired sessions itself, TTL only removes their items",
 				fmt.Sprintf("check by hand, with the table account's credentials: aws dynamodb describe-time-to-live --table-name %s --region %s "+
 					"(want TimeToLiveStatus ENABLED and AttributeName expires)", c.table.Table, c.table.Region),
-				fmt.Sprintf("or add dynamodb:DescribeTimeToLive on %s to the role's permission policy, and check verifies it", c.table))
+				fmt.Sprintf("or add dynamodb:DescribeTimeToLive on %s %s, and check verifies it", c.table, c.grantWhere()))
 			return
 		}
 		c.r.fail(step, "DescribeTimeToLive failed: "+describe(err), "correct what DynamoDB names, then run check again")
@@ -563,195 +627,6 @@ func (c *checker) checkTTL(ctx context.Context) {
 		c.r.fail(step, fmt.Sprintf("TTL is %s on the table: expired sessions stay in it (the store refuses them, but they are never removed)", strings.ToLower(string(status))),
 			ttlCommand(c.table.Table, c.table.Region, "true", ttlAttribute), byHand)
 	}
-}
-
-// probe makes every call the store makes on a probe item: a conditional PutItem, a
-// consistent GetItem, a conditional UpdateItem and a DeleteItem. An AccessDenied answer names
-// the missing action and the probe goes on, so that one run lists every missing action. The
-// probe item is deleted by a deferred cleanup, with a fresh context, whatever happened.
-func (c *checker) probe(ctx context.Context) {
-	suffix, err := randomHex(16)
-	if err != nil {
-		c.r.fail("put-item", err.Error(), "run check again")
-		return
-	}
-	key := c.o.keyPrefix + probeMarker + suffix
-	expires := time.Now().Add(time.Hour).Unix()
-	table := aws.String(c.table.String())
-	pk := c.o.partitionKey
-	itemKey := map[string]types.AttributeValue{pk: &types.AttributeValueMemberS{Value: key}}
-	names := map[string]string{"#k": pk}
-
-	// mayExist is true while the probe item may be in the table.
-	mayExist := false
-	defer func() {
-		if mayExist {
-			c.cleanup(itemKey, key, expires)
-		}
-	}()
-
-	call := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, callTimeout) }
-
-	callCtx, cancel := call()
-	_, err = c.client.PutItem(callCtx, &dynamodb.PutItemInput{
-		TableName: table,
-		Item: map[string]types.AttributeValue{
-			pk:           &types.AttributeValueMemberS{Value: key},
-			ttlAttribute: &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)},
-			"probe":      &types.AttributeValueMemberS{Value: "written by dynamostore check; safe to delete"},
-		},
-		ConditionExpression:                 aws.String("attribute_not_exists(#k)"),
-		ExpressionAttributeNames:            names,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	cancel()
-	put := err == nil
-	if put {
-		mayExist = true
-		c.r.pass("put-item", "a conditional PutItem (attribute_not_exists) wrote the probe item "+key)
-	} else {
-		mayExist = !refused(err)
-		if !c.itemFailure("put-item", "PutItem", err) {
-			c.stopped = "put-item"
-			return
-		}
-	}
-
-	callCtx, cancel = call()
-	got, err := c.client.GetItem(callCtx, &dynamodb.GetItemInput{TableName: table, Key: itemKey, ConsistentRead: aws.Bool(true)})
-	cancel()
-	switch {
-	case err != nil:
-		if !c.itemFailure("get-item", "GetItem", err) {
-			c.stopped = "get-item"
-			return
-		}
-	case !put:
-		c.r.pass("get-item", "a consistent GetItem is allowed (there was nothing to read: the put failed)")
-	case !sameKey(got.Item, pk, key):
-		c.r.fail("get-item", "a strongly consistent GetItem did not return the probe item just written",
-			"make sure nothing else deletes items of this table, then run check again")
-	default:
-		c.r.pass("get-item", "a consistent GetItem read the probe item back")
-	}
-
-	callCtx, cancel = call()
-	_, err = c.client.UpdateItem(callCtx, &dynamodb.UpdateItemInput{
-		TableName:                           table,
-		Key:                                 itemKey,
-		UpdateExpression:                    aws.String("SET #c = :c"),
-		ConditionExpression:                 aws.String("attribute_exists(#k)"),
-		ExpressionAttributeNames:            map[string]string{"#k": pk, "#c": "checked"},
-		ExpressionAttributeValues:           map[string]types.AttributeValue{":c": &types.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().Unix(), 10)}},
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	cancel()
-	var conditionFailed *types.ConditionalCheckFailedException
-	switch {
-	case err == nil:
-		c.r.pass("update-item", "a conditional UpdateItem (attribute_exists) updated the probe item")
-	case errors.As(err, &conditionFailed) && !put:
-		c.r.pass("update-item", "a conditional UpdateItem is allowed (its condition failed, as it should: the put failed, so there is no item)")
-	case errors.As(err, &conditionFailed):
-		c.r.fail("update-item", "the probe item was gone when the conditional UpdateItem ran",
-			"make sure nothing else deletes items of this table, then run check again")
-	default:
-		if !c.itemFailure("update-item", "UpdateItem", err) {
-			c.stopped = "update-item"
-			return
-		}
-	}
-
-	callCtx, cancel = call()
-	_, err = c.client.DeleteItem(callCtx, &dynamodb.DeleteItemInput{TableName: table, Key: itemKey})
-	cancel()
-	if err != nil {
-		c.itemFailure("delete-item", "DeleteItem", err)
-		return
-	}
-	mayExist = false
-	if put {
-		c.r.pass("delete-item", "DeleteItem deleted the probe item")
-	} else {
-		c.r.pass("delete-item", "DeleteItem is allowed")
-	}
-}
-
-// cleanup deletes the probe item with a context of its own, so that it runs even when
-// check's context is cancelled, and says so when the item remains.
-func (c *checker) cleanup(itemKey map[string]types.AttributeValue, key string, expires int64) {
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-	defer cancel()
-	_, err := c.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(c.table.String()), Key: itemKey})
-	if err == nil {
-		c.r.pass("cleanup", "deleted the probe item "+key)
-		return
-	}
-	c.r.fail("cleanup", fmt.Sprintf("the probe item %s remains in table %s: its DeleteItem failed (%s)", key, c.table.Table, describe(err)),
-		fmt.Sprintf(`delete it by hand, with the table account's credentials: aws dynamodb delete-item --table-name %s --key '{"%s": {"S": "%s"}}' --region %s`,
-			c.table.Table, c.o.partitionKey, key, c.table.Region),
-		fmt.Sprintf("(if TTL is on expires, DynamoDB removes it anyway some time after %s)", time.Unix(expires, 0).UTC().Format(time.RFC3339)))
-}
-
-// itemFailure reports a failed item call and returns whether the probe may go on: after an
-// AccessDenied answer it may, to find every missing action in one run.
-func (c *checker) itemFailure(step, op string, err error) bool {
-	code, msg := apiError(err)
-	switch {
-	case code == "AccessDeniedException":
-		d := parseDenial(msg)
-		action, resource := "dynamodb:"+op, c.table.String()
-		if d.action != "" {
-			action, resource = d.action, d.resource
-		}
-		switch {
-		case strings.Contains(d.why, "explicit deny"):
-			c.r.fail(step, fmt.Sprintf("%s on %s is denied to the role by an explicit deny (%s)", action, resource, d.why),
-				"remove or narrow that deny (in the role's policies, the table's resource-based policy or a service control policy)")
-		case strings.HasPrefix(action, "kms:"):
-			c.r.fail(step, fmt.Sprintf("the role may not use the table's KMS key: %s on %s is not allowed", action, resource),
-				fmt.Sprintf("in the table account, allow %s on %s in the role's permission policy and in the key's policy", action, resource))
-		default:
-			c.r.fail(step, fmt.Sprintf("the role may not call %s on %s, which the store needs", action, resource),
-				fmt.Sprintf("in the table account, add %q to the Action list of the statement that allows the other item calls on Resource %s "+
-					"in the role's permission policy (CROSS-ACCOUNT.md, step 1), keeping its other statements and conditions; see the policy with:", action, resource),
-				fmt.Sprintf(`aws iam list-role-policies --role-name %s, then aws iam get-role-policy --role-name %s --policy-name NAME`,
-					roleName(c.o.roleARN), roleName(c.o.roleARN)))
-			if c.o.keyPrefix == "" {
-				c.r.note("(if that policy limits dynamodb:LeadingKeys, run check with -key-prefix set to the store's key prefix, such as session#)")
-			}
-		}
-		return true
-	case code == "ResourceNotFoundException":
-		c.failNoTable(step, msg)
-	case code == "ValidationException":
-		c.r.fail(step, "DynamoDB refused the probe item: "+msg,
-			fmt.Sprintf("the table's key must be a single hash key %s of type S: see it with `aws dynamodb describe-table --table-name %s --query Table.KeySchema --region %s` in the table account",
-				c.o.partitionKey, c.table.Table, c.table.Region))
-	case errors.Is(err, context.Canceled):
-		c.r.fail(step, "interrupted", "run check again")
-	default:
-		c.r.fail(step, op+" failed: "+describe(err), "correct what DynamoDB names, then run check again")
-	}
-	return false
-}
-
-// refused reports whether err proves that DynamoDB did not apply a write: it refused the
-// request before acting on it. Any other error (a timeout, a lost answer) leaves the outcome
-// open, since the SDK may have retried a write that was applied.
-func refused(err error) bool {
-	switch code, _ := apiError(err); code {
-	case "AccessDeniedException", "ResourceNotFoundException", "ValidationException", "UnrecognizedClientException",
-		"ExpiredTokenException", "InvalidSignatureException", "MissingAuthenticationTokenException", "IncompleteSignatureException":
-		return true
-	}
-	var renewal *credcache.Error
-	return errors.As(err, &renewal) // no credentials: nothing was sent
-}
-
-func sameKey(item map[string]types.AttributeValue, pk, key string) bool {
-	s, ok := item[pk].(*types.AttributeValueMemberS)
-	return ok && s.Value == key
 }
 
 // apiError returns the code and message of an AWS error answer, or "" when err is not one.

@@ -6,16 +6,19 @@
 //
 // Its subcommands are:
 //
-//	dynamostore check -table-arn ARN -role-arn ARN [-external-id ID] [-region R]
+//	dynamostore check -table-arn ARN [-role-arn ARN [-external-id ID]] [-key-prefix P] [-region R]
 //	dynamostore create-table [-region R] [-endpoint URL] NAME
 //	dynamostore keygen
 //	dynamostore help
 //
 // check runs, with the usage account's credentials, every call the store makes on a table in
-// another account (see CROSS-ACCOUNT.md): it assumes the role, describes the table and its
-// TTL, and writes, reads, updates and deletes a probe item. It prints one PASS, SKIP or FAIL
-// line per step, each FAIL followed by the exact fix, and exits with status 0 only when no
-// step failed. It never prints credentials, session tokens or signatures.
+// another account (see CROSS-ACCOUNT.md): it assumes the role (or, without -role-arn, calls
+// the table with those credentials, through the table's resource-based policy), describes the
+// table and its TTL, and runs a real store with keys of its own through sessions, users'
+// sessions and the KV view, so that IAM conditions judge exactly the store's calls. It prints
+// one PASS, SKIP or FAIL line per step, each FAIL naming the refused call and the policy
+// change that lets it through, and exits with status 0 only when no step failed. It never
+// prints credentials, session tokens, signatures, session IDs or cookie values.
 //
 // create-table creates an on-demand session table with TTL on the expires attribute, for
 // development or in the table account. keygen prints new random session keys.
@@ -74,10 +77,12 @@ const usage = `dynamostore checks and prepares the AWS set-up of the dynamostore
 
 Usage:
 
-  dynamostore check -table-arn ARN -role-arn ARN [-external-id ID] [-region R]
-      Assume the role and run every call the store makes on the table, printing PASS, SKIP
-      or FAIL for each step, with the fix for each failure. Run it where the application
-      runs, with the usage account's credentials. More flags: dynamostore check -h.
+  dynamostore check -table-arn ARN [-role-arn ARN [-external-id ID]] [-key-prefix P] [-region R]
+      Assume the role (or, without one, use your credentials through the table's
+      resource-based policy) and run a real store through every call it makes on the table,
+      printing PASS, SKIP or FAIL for each step, with the policy fix for each failure. Run it
+      where the application runs, with the usage account's credentials. More flags:
+      dynamostore check -h.
 
   dynamostore create-table [-region R] [-endpoint URL] NAME
       Create an on-demand session table NAME (a table name or table ARN) with a string hash
@@ -94,7 +99,7 @@ Usage:
 Environment:
 
   TABLE_ARN        default of check's -table-arn
-  TABLE_ROLE_ARN   default of check's -role-arn
+  TABLE_ROLE_ARN   default of check's -role-arn (unset: no role)
   EXTERNAL_ID      default of check's -external-id
   AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, ...
                    the usage account's credentials and region, read as the AWS CLI does

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -112,20 +114,15 @@ func (f *fixture) check(t *testing.T, extra ...string) result {
 	return runCmd(t, context.Background(), args...)
 }
 
-// probeItems returns the probe items left in the table, read directly from DynamoDB Local.
-func (f *fixture) probeItems(t *testing.T) []map[string]types.AttributeValue {
+// items returns every item in the fixture's table (each test has a table of its own), read
+// directly from DynamoDB Local: what check left.
+func (f *fixture) items(t *testing.T) []map[string]types.AttributeValue {
 	t.Helper()
 	out, err := f.ddb.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(f.table), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatalf("scan %s: %v", f.table, err)
 	}
-	var probes []map[string]types.AttributeValue
-	for _, item := range out.Items {
-		if id, ok := item["id"].(*types.AttributeValueMemberS); ok && strings.Contains(id.Value, probeMarker) {
-			probes = append(probes, item)
-		}
-	}
-	return probes
+	return out.Items
 }
 
 // stepLine returns the line of a step (its PASS, SKIP or FAIL line), or "".
@@ -178,12 +175,19 @@ func wantCode(t *testing.T, r result, code int) {
 	}
 }
 
+// sentCall is a DynamoDB call as the opRecorder saw it on the wire.
+type sentCall struct {
+	op, returnValues string
+	projection       bool
+}
+
 // opRecorder is a proxy in front of the gateway that records the DynamoDB operations it
 // forwards, and runs before (when set) ahead of forwarding each.
 type opRecorder struct {
 	URL    string
 	mu     sync.Mutex
 	ops    []string
+	sent   []sentCall
 	before func(op string, r *http.Request) bool // false: answer 502 instead of forwarding
 }
 
@@ -197,8 +201,13 @@ func newOpRecorder(t *testing.T, upstream string) *opRecorder {
 	proxy := httputil.NewSingleHostReverseProxy(target) // keeps the Host the client signed
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var in struct{ ReturnValues, ProjectionExpression string }
+		_ = json.Unmarshal(body, &in)
 		rec.mu.Lock()
 		rec.ops = append(rec.ops, op)
+		rec.sent = append(rec.sent, sentCall{op: op, returnValues: in.ReturnValues, projection: in.ProjectionExpression != ""})
 		before := rec.before
 		rec.mu.Unlock()
 		if before != nil && !before(op, r) {
@@ -218,9 +227,20 @@ func (rec *opRecorder) calls() []string {
 	return append([]string(nil), rec.ops...)
 }
 
+func (rec *opRecorder) sentCalls() []sentCall {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return append([]sentCall(nil), rec.sent...)
+}
+
+// probeSteps are the steps of the store's calls, in order.
+var probeSteps = []string{"save-new", "reload", "save-changed", "regenerate", "login", "login-again", "user-sessions",
+	"revoke-session", "revoke-user-sessions", "kv-set", "kv-get", "kv-remove", "delete"}
+
 // TestCheckPasses proves that a correct set-up passes every step with exit status 0, that
-// check really makes each call the store makes (seen at the gateway, in order), and that the
-// probe item is not left in the table.
+// check makes the store's calls (seen at the gateway: every GetItem with a projection, the
+// writes with ReturnValues NONE, UpdateItem with ALL_NEW, DeleteItem with ALL_OLD), and that
+// nothing is left in the table, not even what the store leaves for TTL.
 func TestCheckPasses(t *testing.T) {
 	f := newFixture(t, withActions(allActions...))
 	rec := newOpRecorder(t, f.Gateway.URL)
@@ -228,8 +248,7 @@ func TestCheckPasses(t *testing.T) {
 
 	r := f.check(t)
 	wantCode(t, r, exitOK)
-	steps := []string{"table-arn", "role-arn", "credentials", "assume-role", "table", "key-schema", "ttl",
-		"put-item", "get-item", "update-item", "delete-item"}
+	steps := append(append([]string{"table-arn", "role-arn", "credentials", "assume-role", "table", "key-schema", "ttl"}, probeSteps...), "cleanup")
 	for _, step := range steps {
 		wantStatus(t, r.stdout, step, "PASS")
 	}
@@ -241,13 +260,28 @@ func TestCheckPasses(t *testing.T) {
 	if got := strings.Count(r.stdout, "PASS "); got != len(steps) {
 		t.Errorf("%d PASS lines, want %d", got, len(steps))
 	}
-	wantContains(t, r.stdout, "OK: 11 of 11 steps passed, 0 skipped")
-	want := []string{"DescribeTable", "DescribeTimeToLive", "PutItem", "GetItem", "UpdateItem", "DeleteItem"}
-	if got := rec.calls(); strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("DynamoDB calls %v, want %v", got, want)
+	wantContains(t, r.stdout, fmt.Sprintf("OK: %d of %d steps passed, 0 skipped", len(steps), len(steps)),
+		"through role "+f.RoleARN)
+	wantContains(t, stepLine(r.stdout, "cleanup"), "2 tombstones of moved sessions", "the probe user's item, emptied by the revocations")
+	sent := rec.sentCalls()
+	if len(sent) < 2 || sent[0].op != "DescribeTable" || sent[1].op != "DescribeTimeToLive" {
+		t.Errorf("DynamoDB calls %v: want DescribeTable and DescribeTimeToLive first", rec.calls())
 	}
-	if left := f.probeItems(t); len(left) != 0 {
-		t.Errorf("probe items left in the table: %v", left)
+	seen := map[sentCall]bool{}
+	for _, s := range sent[2:] {
+		seen[s] = true
+		if s.op == "GetItem" && !s.projection {
+			t.Error("a GetItem without a projection: the store never sends one")
+		}
+	}
+	for _, want := range []sentCall{{"PutItem", "", false}, {"GetItem", "", true}, {"UpdateItem", "", false},
+		{"UpdateItem", "ALL_NEW", false}, {"DeleteItem", "", false}, {"DeleteItem", "ALL_OLD", false}} {
+		if !seen[want] {
+			t.Errorf("check never sent %+v, which the store sends", want)
+		}
+	}
+	if left := f.items(t); len(left) != 0 {
+		t.Errorf("items left in the table: %v", left)
 	}
 	if st := f.STS.Stats(); st.Issued != 1 {
 		t.Errorf("STS issued %d credentials, want 1 AssumeRole", st.Issued)
@@ -262,12 +296,13 @@ func TestCheckSkipsTTLWithTheGuidesPolicy(t *testing.T) {
 	r := f.check(t)
 	wantCode(t, r, exitOK)
 	wantStatus(t, r.stdout, "ttl", "SKIP")
-	for _, step := range []string{"assume-role", "table", "key-schema", "put-item", "get-item", "update-item", "delete-item"} {
+	for _, step := range append([]string{"assume-role", "table", "key-schema", "cleanup"}, probeSteps...) {
 		wantStatus(t, r.stdout, step, "PASS")
 	}
 	wantContains(t, stepBlock(r.stdout, "ttl"), "dynamodb:DescribeTimeToLive", "does not need",
 		"aws dynamodb describe-time-to-live --table-name "+f.table+" --region us-east-1")
-	wantContains(t, r.stdout, "OK: 10 of 11 steps passed, 1 skipped")
+	n := 8 + len(probeSteps)
+	wantContains(t, r.stdout, fmt.Sprintf("OK: %d of %d steps passed, 1 skipped", n-1, n))
 	if strings.Contains(r.stdout, "FAIL") {
 		t.Error("a FAIL line with the guide's policy")
 	}
@@ -325,14 +360,21 @@ func TestCheckExternalID(t *testing.T) {
 	}
 }
 
-// TestCheckMissingItemAction proves that a policy without one of the item actions fails
-// that action's step, naming the action, the table ARN and the role's permission policy,
-// that the other item calls still pass (so one run lists every missing action), and that the
-// probe item is deleted anyway. The UpdateItem case is the policy of CROSS-ACCOUNT.md without
-// dynamodb:UpdateItem.
+// TestCheckMissingItemAction proves that a policy without one of the item actions fails the
+// first step that needs it, naming the action, the call's parameters, the table ARN and the
+// role's permission policy (and that no call of that action passed, so the Action list is the
+// likely cause); that a later refusal of the same action points back to that fix rather than
+// repeating it; that the steps which do not need the action still pass (so one run lists
+// every missing action); and that nothing is left in the table. The UpdateItem case is the
+// policy of CROSS-ACCOUNT.md without dynamodb:UpdateItem.
 func TestCheckMissingItemAction(t *testing.T) {
-	for _, tc := range []struct{ action, step string }{
-		{"PutItem", "put-item"}, {"GetItem", "get-item"}, {"UpdateItem", "update-item"},
+	for _, tc := range []struct {
+		action, step, again string
+		pass                []string
+	}{
+		{"PutItem", "save-new", "kv-set", nil},
+		{"GetItem", "reload", "kv-get", []string{"save-new", "kv-set", "kv-remove"}},
+		{"UpdateItem", "save-changed", "regenerate", []string{"save-new", "reload", "kv-set", "kv-get", "kv-remove", "delete"}},
 	} {
 		t.Run(tc.action, func(t *testing.T) {
 			var actions []string
@@ -346,52 +388,70 @@ func TestCheckMissingItemAction(t *testing.T) {
 			wantCode(t, r, exitFail)
 			wantStatus(t, r.stdout, tc.step, "FAIL")
 			wantContains(t, stepBlock(r.stdout, tc.step),
-				"the role may not call dynamodb:"+tc.action+" on "+f.TableARN,
-				`add "dynamodb:`+tc.action+`" to the Action list of the statement that allows the other item calls on Resource `+f.TableARN,
+				"the role may not call dynamodb:"+tc.action+" as the store sends it (AWS: no identity-based policy allows the dynamodb:"+tc.action+" action): on a session item, key session#<hash>",
+				"No dynamodb:"+tc.action+" was allowed in this run",
+				"the role's permission policy (CROSS-ACCOUNT.md, step 1) must allow this call: in its statement that allows the item calls on Resource "+f.TableARN,
 				"keeping its other statements and conditions",
+				`- "Action" includes "dynamodb:`+tc.action+`"`, "<- likely: no dynamodb:"+tc.action+" was allowed in this run",
+				"docs/iam.md's tightest policy",
 				"aws iam get-role-policy --role-name dynamostore-sessions")
-			for _, step := range []string{"put-item", "get-item", "update-item", "delete-item"} {
-				if step != tc.step {
-					wantStatus(t, r.stdout, step, "PASS")
-				}
+			wantStatus(t, r.stdout, tc.again, "FAIL")
+			wantContains(t, stepBlock(r.stdout, tc.again), "fix: as for "+tc.step+" above: no dynamodb:"+tc.action+" has been allowed in this run")
+			for _, step := range tc.pass {
+				wantStatus(t, r.stdout, step, "PASS")
 			}
-			wantContains(t, r.stdout, "FAILED: 1 of ")
-			if left := f.probeItems(t); len(left) != 0 {
-				t.Errorf("probe items left in the table: %v", left)
+			if strings.Contains(r.stdout, "put-role-policy") {
+				t.Error("a fix replaces the role's policy")
+			}
+			if tc.action == "PutItem" && stepLine(r.stdout, "cleanup") != "" {
+				t.Error("a cleanup step, but every write was refused: nothing was written")
+			}
+			if left := f.items(t); len(left) != 0 {
+				t.Errorf("items left in the table: %v", left)
 			}
 		})
 	}
 }
 
-// TestCheckDeleteDeniedSaysProbeRemains proves that when the role may not delete, check
-// says which probe item remains and how to delete it, and that the item carries an expires
-// of about an hour from now, so that TTL removes it.
-func TestCheckDeleteDeniedSaysProbeRemains(t *testing.T) {
+// TestCheckDeleteDeniedSaysWhatRemains proves that when the role may not delete, check says
+// which items remain and how to delete each, and that each carries an expires of at most an
+// hour from now, so that TTL removes it.
+func TestCheckDeleteDeniedSaysWhatRemains(t *testing.T) {
 	f := newFixture(t, withActions("dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"))
 	r := f.check(t)
 	wantCode(t, r, exitFail)
-	wantStatus(t, r.stdout, "delete-item", "FAIL")
-	wantContains(t, stepLine(r.stdout, "delete-item"), "dynamodb:DeleteItem")
+	for _, step := range []string{"save-new", "reload", "save-changed", "regenerate", "login", "login-again", "user-sessions", "kv-set", "kv-get"} {
+		wantStatus(t, r.stdout, step, "PASS")
+	}
+	wantStatus(t, r.stdout, "revoke-session", "FAIL")
+	wantContains(t, stepLine(r.stdout, "revoke-session"), "dynamodb:DeleteItem", "ReturnValues ALL_OLD")
+	for _, step := range []string{"revoke-user-sessions", "kv-remove", "delete"} {
+		wantStatus(t, r.stdout, step, "FAIL")
+		wantContains(t, stepBlock(r.stdout, step), "fix: as for revoke-session above: no dynamodb:DeleteItem has been allowed in this run")
+	}
 	wantStatus(t, r.stdout, "cleanup", "FAIL")
-	left := f.probeItems(t)
-	if len(left) != 1 {
-		t.Fatalf("%d probe items in the table, want the 1 that could not be deleted", len(left))
+	left := f.items(t)
+	if len(left) == 0 {
+		t.Fatal("no items in the table, but the role may not delete")
 	}
-	key := left[0]["id"].(*types.AttributeValueMemberS).Value
-	wantContains(t, stepBlock(r.stdout, "cleanup"), "the probe item "+key+" remains",
-		`aws dynamodb delete-item --table-name `+f.table+` --key '{"id": {"S": "`+key+`"}}' --region us-east-1`)
-	n, ok := left[0]["expires"].(*types.AttributeValueMemberN)
-	if !ok {
-		t.Fatal("the probe item has no expires")
-	}
-	expires, _ := strconv.ParseInt(n.Value, 10, 64)
-	if d := time.Until(time.Unix(expires, 0)); d < 55*time.Minute || d > 61*time.Minute {
-		t.Errorf("the probe item expires in %v, want about an hour", d)
+	block := stepBlock(r.stdout, "cleanup")
+	wantContains(t, block, fmt.Sprintf("%d of the probe's items remain in table %s", len(left), f.table), "the probe user's item", "the KV view's value")
+	for _, item := range left {
+		key := item["id"].(*types.AttributeValueMemberS).Value
+		wantContains(t, block, `aws dynamodb delete-item --table-name `+f.table+` --key '{"id": {"S": "`+key+`"}}' --region us-east-1`)
+		n, ok := item["expires"].(*types.AttributeValueMemberN)
+		if !ok {
+			t.Fatalf("the item %s has no expires", key)
+		}
+		expires, _ := strconv.ParseInt(n.Value, 10, 64)
+		if d := time.Until(time.Unix(expires, 0)); d < 55*time.Minute || d > 61*time.Minute {
+			t.Errorf("the item %s expires in %v, want about an hour", key, d)
+		}
 	}
 }
 
-// TestCheckCleansUpWhenInterrupted proves that the deferred cleanup deletes the probe item
-// with a fresh context when check's own context is cancelled mid-probe (Ctrl-C).
+// TestCheckCleansUpWhenInterrupted proves that the deferred cleanup deletes what the probe
+// wrote, with a fresh context, when check's own context is cancelled mid-probe (Ctrl-C).
 func TestCheckCleansUpWhenInterrupted(t *testing.T) {
 	f := newFixture(t, dynamostoretest.CrossAccountOptions{})
 	rec := newOpRecorder(t, f.Gateway.URL)
@@ -414,14 +474,19 @@ func TestCheckCleansUpWhenInterrupted(t *testing.T) {
 
 	r := runCmd(t, ctx, "check", "-table-arn", f.TableARN, "-role-arn", f.RoleARN, "-external-id", f.ExternalID)
 	wantCode(t, r, exitFail)
-	wantStatus(t, r.stdout, "put-item", "PASS")
-	wantStatus(t, r.stdout, "get-item", "FAIL")
+	wantStatus(t, r.stdout, "save-new", "PASS")
+	wantStatus(t, r.stdout, "reload", "FAIL")
+	wantContains(t, stepBlock(r.stdout, "reload"), "interrupted")
 	wantStatus(t, r.stdout, "cleanup", "PASS")
+	wantContains(t, r.stdout, "interrupted during reload")
+	if stepLine(r.stdout, "save-changed") != "" {
+		t.Error("check went on after the interruption")
+	}
 	if got := rec.calls(); len(got) == 0 || got[len(got)-1] != "DeleteItem" {
 		t.Errorf("DynamoDB calls %v: want a DeleteItem last", got)
 	}
-	if left := f.probeItems(t); len(left) != 0 {
-		t.Errorf("probe items left in the table: %v", left)
+	if left := f.items(t); len(left) != 0 {
+		t.Errorf("items left in the table: %v", left)
 	}
 }
 
@@ -462,16 +527,16 @@ func TestCheckTTLDisabled(t *testing.T) {
 	wantStatus(t, r.stdout, "ttl", "FAIL")
 	wantContains(t, stepBlock(r.stdout, "ttl"), "TTL is disabled",
 		"  fix: aws dynamodb update-time-to-live --table-name "+table+" --time-to-live-specification Enabled=true,AttributeName=expires --region us-east-1")
-	for _, step := range []string{"table", "key-schema", "put-item", "get-item", "update-item", "delete-item"} {
+	for _, step := range append([]string{"table", "key-schema", "cleanup"}, probeSteps...) {
 		wantStatus(t, r.stdout, step, "PASS")
 	}
-	if left := f.probeItems(t); len(left) != 0 {
-		t.Errorf("probe items left in the table: %v", left)
+	if left := f.items(t); len(left) != 0 {
+		t.Errorf("items left in the table: %v", left)
 	}
 }
 
 // TestCheckWrongKeySchema proves that a table whose key is not the single string hash key id
-// fails the key-schema step saying what it found, and that check writes no probe item to it.
+// fails the key-schema step saying what it found, and that check writes nothing to it.
 func TestCheckWrongKeySchema(t *testing.T) {
 	ddb := dynamostoretest.Client(t)
 	table := createRawTable(t, ddb,
@@ -484,7 +549,7 @@ func TestCheckWrongKeySchema(t *testing.T) {
 	wantStatus(t, r.stdout, "key-schema", "FAIL")
 	wantContains(t, stepBlock(r.stdout, "key-schema"), "the table's key is pk (HASH, S), sk (RANGE, S)",
 		"the store needs a single hash key id of type S", "dynamostore create-table")
-	if stepLine(r.stdout, "put-item") != "" {
+	if stepLine(r.stdout, "save-new") != "" {
 		t.Error("check probed a table with the wrong key")
 	}
 	wantContains(t, r.stdout, "stopped after key-schema")
@@ -501,7 +566,7 @@ func TestCheckTableMissing(t *testing.T) {
 	wantStatus(t, r.stdout, "table", "FAIL")
 	wantContains(t, stepBlock(r.stdout, "table"), "table no-such-table does not exist in account "+dynamostoretest.TableAccount,
 		"dynamostore create-table -region us-east-1 no-such-table", "aws dynamodb create-table --table-name no-such-table")
-	if stepLine(r.stdout, "put-item") != "" {
+	if stepLine(r.stdout, "save-new") != "" {
 		t.Error("check probed a missing table")
 	}
 }
@@ -543,19 +608,31 @@ func TestCheckInvalidARN(t *testing.T) {
 		wantStatus(t, r.stdout, "role-arn", "PASS")
 	})
 	t.Run("missing", func(t *testing.T) {
-		r := runCmd(t, context.Background(), "check", "-table-arn", table)
+		r := runCmd(t, context.Background(), "check", "-role-arn", role)
 		wantCode(t, r, exitUsage)
-		wantContains(t, r.stderr, "check needs -role-arn (or TABLE_ROLE_ARN)")
+		wantContains(t, r.stderr, "check needs -table-arn (or TABLE_ARN)")
+	})
+	t.Run("external ID without a role", func(t *testing.T) {
+		r := runCmd(t, context.Background(), "check", "-table-arn", table, "-external-id", "x")
+		wantCode(t, r, exitUsage)
+		wantContains(t, r.stderr, "-external-id goes with -role-arn")
 	})
 }
 
 // TestCheckNeverPrintsSecrets proves that nothing check prints, on success or on failure,
 // holds the application's secret access key or any secret key or session token the STS
-// emulator issued (read from its answers through a recording proxy), or a signature.
+// emulator issued (read from its answers through a recording proxy), a signature, or any
+// session ID or cookie value of the probe's sessions.
 func TestCheckNeverPrintsSecrets(t *testing.T) {
 	f := newFixture(t, withActions("dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"))
 	var mu sync.Mutex
-	var issued []string
+	var issued, sessionSecrets []string
+	testHookSecret = func(s string) {
+		mu.Lock()
+		sessionSecrets = append(sessionSecrets, s)
+		mu.Unlock()
+	}
+	t.Cleanup(func() { testHookSecret = nil })
 	target, _ := url.Parse(f.STS.URL)
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.ModifyResponse = func(resp *http.Response) error {
@@ -585,7 +662,10 @@ func TestCheckNeverPrintsSecrets(t *testing.T) {
 	if len(issued) != 2 {
 		t.Fatalf("saw %d issued secrets, want a secret key and a session token", len(issued))
 	}
-	for _, secret := range append(issued, f.App.SecretAccessKey) {
+	if len(sessionSecrets) < 2 {
+		t.Fatalf("saw %d session IDs and cookie values, want the probe's", len(sessionSecrets))
+	}
+	for _, secret := range append(append(issued, f.App.SecretAccessKey), sessionSecrets...) {
 		if strings.Contains(out.String(), secret) {
 			t.Errorf("the output holds a secret: %.8s...", secret)
 		}
@@ -593,7 +673,7 @@ func TestCheckNeverPrintsSecrets(t *testing.T) {
 	if regexp.MustCompile(`(?i)signature=[0-9a-f]{16}`).MatchString(out.String()) {
 		t.Error("the output holds a signature")
 	}
-	wantContains(t, out.String(), "FAIL update-item", "FAIL assume-role") // both paths ran
+	wantContains(t, out.String(), "FAIL save-changed", "FAIL assume-role") // both paths ran
 }
 
 // TestRedact proves that the reporter hides known secrets, signatures and security tokens
@@ -688,10 +768,10 @@ func TestUsage(t *testing.T) {
 	}{{nil, exitUsage}, {[]string{"help"}, exitOK}, {[]string{"-h"}, exitOK}, {[]string{"frobnicate"}, exitUsage}} {
 		r := runCmd(t, context.Background(), tc.args...)
 		wantCode(t, r, tc.code)
-		wantContains(t, r.all(), "dynamostore check -table-arn ARN -role-arn ARN", "dynamostore create-table", "dynamostore keygen",
+		wantContains(t, r.all(), "dynamostore check -table-arn ARN [-role-arn ARN [-external-id ID]]", "dynamostore create-table", "dynamostore keygen",
 			"TABLE_ARN", "TABLE_ROLE_ARN", "EXTERNAL_ID", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_DYNAMODB")
 	}
 	r := runCmd(t, context.Background(), "check", "-h")
 	wantCode(t, r, exitOK)
-	wantContains(t, r.stderr, "-external-id", "-table-arn", "-role-arn", "-region")
+	wantContains(t, r.stderr, "-external-id", "-table-arn", "-role-arn", "-region", "-key-prefix", "-partition-key", "resource-based policy")
 }

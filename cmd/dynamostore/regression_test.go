@@ -35,13 +35,14 @@ func TestItemDenialFixNeverReplacesThePolicy(t *testing.T) {
 	}
 	var out bytes.Buffer
 	c := &checker{
-		o:     checkOptions{tableARN: tableARN, roleARN: "arn:aws:iam::444455556666:role/dynamostore-sessions", partitionKey: "id"},
+		o:     checkOptions{tableARN: tableARN, roleARN: "arn:aws:iam::444455556666:role/dynamostore-sessions", partitionKey: "id", keyPrefix: "session#"},
 		r:     &reporter{w: &out},
 		table: table,
 	}
 	denied := &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "User: arn:aws:sts::444455556666:assumed-role/dynamostore-sessions/dynamostore-check " +
 		"is not authorized to perform: dynamodb:PutItem on resource: " + tableARN + " because no identity-based policy allows the dynamodb:PutItem action"}
-	c.itemFailure("put-item", "PutItem", denied)
+	p := &probe{c: c, rec: &recorder{partitionKey: "id", items: map[string]bool{}}, prefix: "session#", explained: map[string]string{}}
+	p.report("save-new", 0, failed("Save", &dynamostore.OpError{Op: "PutItem", Table: tableARN, Err: denied}))
 	t.Log(out.String())
 	if strings.Contains(out.String(), "put-role-policy") && !strings.Contains(out.String(), "LeadingKeys\"") {
 		t.Errorf("the fix replaces the role's policy with one that has no dynamodb:LeadingKeys condition:\n%s", out.String())
