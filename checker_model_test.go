@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -430,34 +431,42 @@ type chkKVOut struct {
 	V     string
 }
 
-// chkKVState: what each key pair's item holds, and whether a Delete has happened (its
-// marker lasts the Store's Lifetime, longer than a run). A store with the old pairs sees
-// only k1; one with the new pairs sees k2, else k1.
+// chkKVState: what each key pair's item holds, and which of them a Delete has marked (a
+// marker lasts the Store's Lifetime, longer than a run). A store with the old pairs reads only
+// k1; one with the new pairs reads k2, else k1, and takes a marker under either as a deletion.
+// Delete marks one item per key pair, one call each, so a Delete that fails may have marked
+// some and not others: the key is then deleted for the stores that read a marked item and not
+// for the others, until a Delete succeeds (KV.Delete's documented limit during a rotation).
 type chkKVState struct {
-	k1, k2  string
-	deleted bool
+	k1, k2   string
+	deleted1 bool // a marker under the old key pair K1, which both stores read
+	deleted2 bool // a marker under the new key pair K2, which only the new store reads
 }
 
 func chkKVStep(st chkKVState, in chkKVIn, out chkKVOut) []chkKVState {
 	switch in.Kind {
 	case "set":
 		next := st
+		// The old store's Set is conditioned on its own item; the new store's looks at K1's
+		// first and is conditioned on K2's.
+		gone := st.deleted1
 		if in.Old {
 			next.k1 = in.V
 		} else {
 			next.k2 = in.V
+			gone = gone || st.deleted2
 		}
 		switch out.Res {
 		case chkOK:
-			if !st.deleted {
+			if !gone {
 				return []chkKVState{next}
 			}
 		case chkGone:
-			if st.deleted {
+			if gone {
 				return []chkKVState{st}
 			}
 		default: // the KV view does not settle failed writes: either
-			if st.deleted {
+			if gone {
 				return []chkKVState{st}
 			}
 			return []chkKVState{st, next}
@@ -465,11 +474,10 @@ func chkKVStep(st chkKVState, in chkKVIn, out chkKVOut) []chkKVState {
 		return nil
 	case "get":
 		want := st.k1
-		if !in.Old && st.k2 != "" {
-			want = st.k2
-		}
-		if st.deleted {
+		if in.Old && st.deleted1 || !in.Old && (st.deleted1 || st.deleted2) {
 			want = ""
+		} else if !in.Old && st.k2 != "" {
+			want = st.k2
 		}
 		switch {
 		case out.Res != chkOK:
@@ -481,11 +489,20 @@ func chkKVStep(st chkKVState, in chkKVIn, out chkKVOut) []chkKVState {
 		}
 		return nil
 	case "delete":
-		gone := chkKVState{deleted: true}
-		if out.Res == chkOK {
-			return []chkKVState{gone}
+		// The new store marks K2, then K1; the old store marks K1 only.
+		first, all := st, st
+		if in.Old {
+			all.k1, all.deleted1 = "", true
+			first = all
+		} else {
+			first.k2, first.deleted2 = "", true
+			all = first
+			all.k1, all.deleted1 = "", true
 		}
-		return []chkKVState{st, gone}
+		if out.Res == chkOK {
+			return []chkKVState{all}
+		}
+		return []chkKVState{st, first, all}
 	}
 	return nil
 }
@@ -519,7 +536,7 @@ func chkKVModel() porcupine.Model {
 		},
 		DescribeState: func(s interface{}) string {
 			st := s.(chkKVState)
-			return fmt.Sprintf("k1=%q k2=%q deleted=%v", st.k1, st.k2, st.deleted)
+			return fmt.Sprintf("k1=%q k2=%q deleted1=%v deleted2=%v", st.k1, st.k2, st.deleted1, st.deleted2)
 		},
 	}
 	return nm.ToModel()
@@ -816,4 +833,32 @@ func chkClassifyPattern(ops []porcupine.Operation) string {
 		}
 	}
 	return ""
+}
+
+// A Delete through the new key pairs that failed after marking K2 (seed 3 of a CI run, round
+// 42) left the key deleted for the new store and alive for the old one. The model took a failed
+// Delete as all or nothing, and reported that history as not linearizable; KV.Delete marks one
+// item per key pair, and says so.
+func TestKVModelAcceptsADeleteThatFailedHalfway(t *testing.T) {
+	op := func(call int64, in chkKVIn, out chkKVOut) porcupine.Operation {
+		return porcupine.Operation{Input: in, Output: out, Call: call, Return: call + 1}
+	}
+	ok := chkKVOut{Res: chkOK}
+	history := []porcupine.Operation{
+		op(0, chkKVIn{Kind: "set", V: "v3"}, ok),
+		op(2, chkKVIn{Kind: "set", Old: true, V: "v14"}, ok),
+		op(4, chkKVIn{Kind: "get", Old: true}, chkKVOut{Res: chkOK, Found: true, V: "v14"}),
+		op(6, chkKVIn{Kind: "get"}, chkKVOut{Res: chkOK, Found: true, V: "v3"}),
+		op(8, chkKVIn{Kind: "delete"}, chkKVOut{Res: chkFailed}),
+		op(10, chkKVIn{Kind: "get", Old: true}, chkKVOut{Res: chkOK, Found: true, V: "v14"}),
+		op(12, chkKVIn{Kind: "get"}, chkKVOut{Res: chkOK}),
+	}
+	if !porcupine.CheckOperations(chkKVModel(), history) {
+		t.Fatal("a Delete that failed after marking K2 only is not accepted")
+	}
+	// A Delete that returned nil is whole: the old store may not find the value afterwards.
+	history[4] = op(8, chkKVIn{Kind: "delete"}, ok)
+	if porcupine.CheckOperations(chkKVModel(), history) {
+		t.Fatal("a value found through the old key pairs after a successful Delete is accepted")
+	}
 }

@@ -203,7 +203,10 @@ func (kv *KV) Set(ctx context.Context, key string, value []byte, expires time.Ti
 // Delete deletes key, and keeps it deleted for the Store's Lifetime (see Set): it leaves a
 // marker under every key pair of the Store, so that a server whose key pairs overlap with
 // these, during a rotation, neither stores nor finds the key again. Deleting a key that does
-// not exist is not an error.
+// not exist is not an error. The markers are written one call each, first key pair first: a
+// Delete that returns an error while the Store has several key pairs may have marked some, so
+// that servers reading those find the key deleted and servers with only the others still find
+// it. Retry it (it is safe to apply twice), as a failed logout is retried.
 func (kv *KV) Delete(ctx context.Context, key string) error {
 	until := kv.s.opts.Clock().Add(kv.s.opts.Lifetime).Unix()
 	for i := range kv.s.sealer.keys {
